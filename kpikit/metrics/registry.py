@@ -59,6 +59,8 @@ class MetricDef:
     higher_is_better: bool | None = True
     shape: Literal["scalar", "breakdown"] = "scalar"
     description: str = ""
+    #: groupings the metric can be computed for (cost metrics are not per rep)
+    groupings: tuple[str, ...] = ("rep", "team", "level", "org")
 
     def format(self, value: object, currency: str = "") -> str:
         """Display a value of this metric: percentages for fractions, "n/a" for missing."""
@@ -90,6 +92,7 @@ def register(
     higher_is_better: bool | None = True,
     shape: Literal["scalar", "breakdown"] = "scalar",
     description: str = "",
+    groupings: tuple[str, ...] = ("rep", "team", "level", "org"),
 ) -> Callable[[Callable], Callable]:
     """Decorator adding a metric function to :data:`REGISTRY` under ``id``."""
 
@@ -108,6 +111,7 @@ def register(
             higher_is_better=higher_is_better,
             shape=shape,
             description=description,
+            groupings=tuple(groupings),
         )
         func.metric_id = id  # type: ignore[attr-defined]
         return func
