@@ -261,3 +261,54 @@ TABLES: dict[str, TableSpec] = {
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 REQUIRED_TABLES: tuple[str, ...] = tuple(n for n, t in TABLES.items() if t.required)
 OPTIONAL_TABLES: tuple[str, ...] = tuple(n for n, t in TABLES.items() if not t.required)
+
+
+def data_model_markdown() -> str:
+    """The data contract as a Markdown page (``docs/data-model.md`` is generated from this)."""
+    kinds = {
+        "id": "text id",
+        "str": "text",
+        "datetime": "timestamp",
+        "date": "date",
+        "number": "number",
+        "int": "whole number",
+        "bool": "true/false",
+        "period": "period",
+    }
+    lines = [
+        "# The kpikit data model",
+        "",
+        "<!-- generated from kpikit/schema.py by `kpikit schema > docs/data-model.md`: do not edit -->",
+        "",
+        "A dataset is a folder with one file per table, named after the table "
+        "(`reps.csv`, `opportunities.parquet`, `leads.xlsx`, ...), or one DuckDB/SQLite "
+        "database file with tables of those names, plus an optional `dataset.toml` "
+        "(currency, timezone, working days, holidays and the stage configuration; see "
+        "`kpikit/config.py`). Only `reps` and `opportunities` are required. Extra columns "
+        "are kept and ignored. Ids are text (leading zeros survive). Timestamps are ISO 8601; "
+        "timezone-aware ones are converted to the dataset's `timezone` (default UTC), and a "
+        "dataset may not mix aware and naive timestamps. Money is a plain number "
+        "(no currency symbols or thousands separators) in the dataset's currency.",
+        "",
+    ]
+    for t in TABLES.values():
+        req = "required" if t.required else "optional"
+        lines += [f"## `{t.name}` ({req})", "", t.description[0].upper() + t.description[1:] + ".", ""]
+        if t.key:
+            lines += [f"Unique key: {', '.join(f'`{k}`' for k in t.key)}.", ""]
+        lines += ["| column | type | required | meaning |", "|---|---|---|---|"]
+        for c in t.columns:
+            meaning = c.description
+            if c.allowed:
+                meaning += f" (one of {', '.join(c.allowed)})"
+            if c.nonnegative:
+                meaning += "; not negative"
+            lines.append(
+                f"| `{c.name}` | {kinds[c.kind]} | {'yes' if c.required else 'no'} | {meaning} |"
+            )
+        if t.references:
+            refs = "; ".join(f"`{r.column}` must match `{r.table}.{r.target}`" for r in t.references)
+            lines += ["", f"References (checked when that table is present): {refs}."]
+        lines.append("")
+    return "\n".join(lines)
+

@@ -1,0 +1,145 @@
+"""The ``kpikit`` command: a thin shell over the Python API.
+
+Every command maps onto a function a user can also call from a notebook.
+Errors a user can cause (bad data, bad arguments) are printed as one clear
+message and exit with status 1 (data problems) or 2 (bad arguments); no
+traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+
+from kpikit._version import __version__
+from kpikit.errors import DataError, KpikitError
+
+app = typer.Typer(
+    name="kpikit",
+    help="Coach sales reps with KPIs: validate a sales dataset, compute metrics, "
+    "plan activity from a revenue goal, and render per-rep coaching reports.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly_errors(func: F) -> F:
+    """Turn a :class:`KpikitError` into a message on stderr and a non-zero exit."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except DataError as exc:
+            _fail(str(exc), 1)
+        except KpikitError as exc:
+            _fail(str(exc), 2)
+        except KeyboardInterrupt:
+            typer.echo("interrupted", err=True)
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"kpikit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version_callback, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """kpikit: KPIs, reverse-funnel plans and coaching reports for sales reps."""
+
+
+DataArg = Annotated[
+    Path,
+    typer.Argument(
+        help="The dataset: a folder of CSV/Parquet/xlsx tables (reps.csv, opportunities.csv, ...) "
+        "or a DuckDB/SQLite database file.",
+        show_default=False,
+    ),
+]
+
+
+@app.command()
+@friendly_errors
+def validate(
+    data: DataArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Check a dataset against the data contract and print a data-quality summary.
+
+    Exits 1 when there are errors (each names the file, row, column, the bad
+    value and what was expected); warnings alone exit 0. Input files are only read.
+    """
+    from kpikit.validation import validate_path
+
+    _ds, report = validate_path(data)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        typer.echo(report.render())
+    if report.errors:
+        raise typer.Exit(1)
+
+
+@app.command("demo-data")
+@friendly_errors
+def demo_data(
+    out: Annotated[Path, typer.Argument(help="Folder to write the sample org into.", show_default=False)],
+    reps: Annotated[int, typer.Option(help="Number of reps.", min=1)] = 25,
+    months: Annotated[int, typer.Option(help="Number of months of history.", min=1, max=60)] = 12,
+    end: Annotated[str, typer.Option(help="Last month of history, YYYY-MM.")] = "2026-10",
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same org.")] = 7,
+    fmt: Annotated[str, typer.Option("--format", help="File format: csv or parquet.")] = "csv",
+    overwrite: Annotated[bool, typer.Option(help="Replace a dataset already in OUT.")] = False,
+) -> None:
+    """Write the built-in synthetic sample org (and its hidden truth, truth.json) to OUT."""
+    from kpikit.synth import write_demo_data
+
+    path = write_demo_data(
+        out, reps=reps, months=months, end=end, seed=seed, fmt=fmt, overwrite=overwrite
+    )
+    typer.echo(f"wrote the sample org ({reps} reps x {months} months to {end}) to {path}")
+
+
+@app.command()
+def schema() -> None:
+    """Print the data contract (tables, columns, types) as Markdown."""
+    from kpikit.schema import data_model_markdown
+
+    typer.echo(data_model_markdown(), nl=False)
+
+
+def main() -> None:
+    """Entry point of the ``kpikit`` console script."""
+    try:
+        app()
+    except BrokenPipeError:  # e.g. `kpikit metrics ... | head`
+        sys.exit(0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,45 @@
+"""The kpikit command, called in-process."""
+
+import pytest
+from typer.main import get_command
+from typer.testing import CliRunner
+
+from kpikit import __version__
+from kpikit.cli import app
+
+runner = CliRunner()
+
+
+def _subcommands() -> list[str]:
+    return sorted(get_command(app).commands)  # type: ignore[attr-defined]
+
+
+def test_version_flag_prints_the_package_version():
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"kpikit {__version__}"
+
+
+@pytest.mark.parametrize("name", _subcommands())
+def test_every_subcommand_has_help(name):
+    result = runner.invoke(app, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    # every subcommand documents itself in more than its usage line
+    assert len(result.output.splitlines()) > 5
+
+
+def test_schema_prints_every_canonical_table():
+    from kpikit.schema import TABLE_NAMES
+
+    result = runner.invoke(app, ["schema"])
+    assert result.exit_code == 0
+    for name in TABLE_NAMES:
+        assert f"## `{name}`" in result.output
+
+
+def test_validate_on_a_missing_path_is_a_clear_error_not_a_traceback(tmp_path):
+    result = runner.invoke(app, ["validate", str(tmp_path / "nope")])
+    assert result.exit_code == 1
+    assert "no such file or folder" in result.output
+    assert "Traceback" not in result.output
