@@ -55,7 +55,6 @@ class Dataset:
         keeps the report on ``ds.report`` instead).
         """
         from kpikit.io import RawDataset, TableSource
-        from kpikit.validation import validate
 
         unknown = sorted(set(frames) - set(TABLE_NAMES))
         if unknown:

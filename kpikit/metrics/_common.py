@@ -63,7 +63,9 @@ def count_by(df: pd.DataFrame, ds: Dataset, by: str, *, name: str | None = None)
     return out
 
 
-def sum_by(values: pd.Series, df: pd.DataFrame, ds: Dataset, by: str, *, name: str | None = None) -> pd.Series:
+def sum_by(
+    values: pd.Series, df: pd.DataFrame, ds: Dataset, by: str, *, name: str | None = None
+) -> pd.Series:
     """Sum of ``values`` (aligned to df rows) per group, 0.0 for groups with none."""
     keys = attach_group(df, ds, by)
     out = values.groupby(keys).sum() if len(df) else pd.Series(dtype=float)
