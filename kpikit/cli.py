@@ -126,6 +126,42 @@ def demo_data(
 
 
 @app.command()
+@friendly_errors
+def metrics(
+    data: DataArg,
+    period: Annotated[str, typer.Option(help="Period: YYYY-MM, YYYY-Qn or YYYY.", show_default=False)],
+    by: Annotated[str, typer.Option(help="Grouping: rep, team, level or org.")] = "rep",
+    fmt: Annotated[str, typer.Option("--format", help="Output: table, csv or json.")] = "table",
+    metric: Annotated[
+        list[str] | None,
+        typer.Option("--metric", "-m", help="Only these metric ids (repeatable). Default: all."),
+    ] = None,
+    intervals: Annotated[
+        bool, typer.Option(help="Add <id>_n, <id>_ci_low, <id>_ci_high beside each rate.")
+    ] = False,
+) -> None:
+    """Compute the KPI catalogue for a period, per rep (or team, level, org).
+
+    CSV and JSON columns are the metric ids plus the grouping key (rep_id for
+    --by rep); rates are fractions; a missing value is empty in CSV and null in
+    JSON. Metrics whose inputs the dataset lacks are listed on stderr with what
+    they need.
+    """
+    import kpikit
+    from kpikit.metrics.table import metric_table
+    from kpikit.output import render_metric_table
+
+    if fmt not in ("table", "csv", "json"):
+        raise KpikitError(f"--format {fmt!r} is not supported; use table, csv or json")
+    ds = kpikit.load(data)
+    table = metric_table(ds, period, by=by, metrics=metric or None)
+    typer.echo(render_metric_table(table, fmt=fmt, intervals=intervals, currency=ds.config.currency),
+               nl=False)
+    for mid, reason in table.unavailable.items():
+        typer.echo(f"note: {reason}", err=True)
+
+
+@app.command()
 def schema() -> None:
     """Print the data contract (tables, columns, types) as Markdown."""
     from kpikit.schema import data_model_markdown

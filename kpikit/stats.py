@@ -69,3 +69,28 @@ def ratio_frame(numerator: pd.Series, denominator: pd.Series) -> pd.DataFrame:
     den = den.fillna(0).astype(float)
     value = num / den.where(den != 0)
     return pd.DataFrame({"value": value, "numerator": num, "denominator": den}, index=num.index)
+
+
+def binomial_test(successes, n, p, *, alternative: str = "less") -> np.ndarray:
+    """One-sided exact binomial test, vectorised: is the true rate below (above) ``p``?
+
+    With X ~ Binomial(n, p): ``alternative="less"`` gives P(X <= successes) (small when
+    ``successes`` out of ``n`` is improbably low for a true rate ``p``), ``"greater"``
+    gives P(X >= successes). This is ``scipy.stats.binomtest(k, n, p,
+    alternative=...).pvalue`` element-wise; NaN where ``n = 0`` or ``p`` is NaN.
+
+    >>> float(binomial_test(1, 10, 0.5))  # (1 + 10) / 2**10
+    0.0107421875
+    >>> binomial_test([0, 3], [0, 3], [0.5, 0.9], alternative="greater").round(3).tolist()
+    [nan, 0.729]
+    """
+    from scipy.stats import binom
+
+    if alternative not in ("less", "greater"):
+        raise ValueError(f"alternative={alternative!r}: use 'less' or 'greater'")
+    k = np.asarray(successes, dtype=float)
+    n_ = np.asarray(n, dtype=float)
+    p_ = np.asarray(p, dtype=float)
+    with np.errstate(invalid="ignore"):
+        pv = binom.cdf(k, n_, p_) if alternative == "less" else binom.sf(k - 1, n_, p_)
+    return np.where((n_ > 0) & ~np.isnan(p_), np.clip(pv, 0.0, 1.0), np.nan)
