@@ -157,8 +157,95 @@ def metrics(
     table = metric_table(ds, period, by=by, metrics=metric or None)
     typer.echo(render_metric_table(table, fmt=fmt, intervals=intervals, currency=ds.config.currency),
                nl=False)
-    for mid, reason in table.unavailable.items():
+    for reason in table.unavailable.values():
         typer.echo(f"note: {reason}", err=True)
+
+
+@app.command()
+@friendly_errors
+def plan(
+    data: Annotated[
+        Path | None,
+        typer.Argument(help="Dataset to take the rep's rates, quota and pipeline from (optional).",
+                       show_default=False),
+    ] = None,
+    rep: Annotated[str | None, typer.Option(help="Rep id (with DATA).", show_default=False)] = None,
+    period: Annotated[
+        str | None, typer.Option(help="Period to plan: YYYY-MM, YYYY-Qn or YYYY.", show_default=False)
+    ] = None,
+    goal: Annotated[
+        float | None, typer.Option(help="Revenue goal (default with DATA: the rep's quota).",
+                                   show_default=False)
+    ] = None,
+    deals: Annotated[int | None, typer.Option(help="Plan for this many deals instead of a goal.",
+                                              show_default=False)] = None,
+    avg_deal: Annotated[
+        float | None, typer.Option(help="Average deal size (default with DATA: the rep's history).",
+                                   show_default=False)
+    ] = None,
+    rate: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=VALUE (0.2 or 20%), repeatable: lead_to_sql, sql_to_meeting, "
+                     "meeting_to_proposal, proposal_to_won, lead_to_customer, outreach_to_lead. "
+                     "Overrides the history.", show_default=False),
+    ] = None,
+    working_days: Annotated[
+        int | None, typer.Option(help="Working days to spread the work over (default: the "
+                                 "period's working days left).", show_default=False)
+    ] = None,
+    team_rates: Annotated[bool, typer.Option(help="Use the team's rates instead of the rep's.")] = False,
+    window: Annotated[int, typer.Option(help="Months of history behind the rates.", min=1)] = 6,
+    pipeline: Annotated[
+        bool, typer.Option(help="Subtract won revenue and the weighted open pipeline from the goal.")
+    ] = True,
+    fmt: Annotated[str, typer.Option("--format", help="Output: table or json.")] = "table",
+) -> None:
+    """Walk a revenue goal back up the funnel to the activity that reaches it.
+
+    deals = ceil(goal / avg deal), then each stage = ceil(next stage / rate):
+    proposals, meetings, SQLs, leads, outreach touches; spread over the working
+    days and weeks, with a P10-P90 range from the rates' sample sizes. With DATA,
+    --rep and --period, the rates, quota, won revenue and pipeline come from the
+    rep's history (the output says where each number came from); without DATA,
+    give --goal/--deals, --avg-deal, --rate and --working-days (or --period).
+    """
+    import json
+
+    from kpikit.output import render_plan
+    from kpikit.periods import Period
+    from kpikit.planner import PlanError, parse_rate_args
+    from kpikit.planner import plan as make_plan
+
+    if fmt not in ("table", "json"):
+        raise KpikitError(f"--format {fmt!r} is not supported; use table or json")
+    manual = parse_rate_args(rate or [])
+    if data is not None:
+        import kpikit
+        from kpikit.planning import plan_for_rep
+
+        if not rep or not period:
+            raise PlanError("with DATA, give --rep R and --period P (e.g. --period 2026-11)")
+        ds = kpikit.load(data)
+        result = plan_for_rep(
+            ds, rep, period, goal=goal, deals=deals, avg_deal=avg_deal, rates=manual,
+            rate_source="team" if team_rates else "rep", window=window,
+            working_days=working_days, pipeline_aware=pipeline,
+        )
+        title = f"Plan for {rep}, {Period.parse(period).label}"
+    else:
+        if rep:
+            raise PlanError("--rep needs DATA (the dataset to read the rep's history from)")
+        if working_days is None:
+            if period is None:
+                raise PlanError("give --working-days N (or --period P to count its working days)")
+            working_days = Period.parse(period).working_days()
+        result = make_plan(goal=goal, deals=deals, avg_deal=avg_deal, rates=manual,
+                           working_days=working_days, period=period)
+        title = "Plan" + (f" for {Period.parse(period).label}" if period else "")
+    if fmt == "json":
+        typer.echo(json.dumps(result.to_dict(), indent=2, default=str))
+    else:
+        typer.echo(render_plan(result, title=title), nl=False)
 
 
 @app.command()

@@ -568,7 +568,8 @@ def _cell_text(v: object) -> object:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, datetime):
-        return v.isoformat(sep=" ")
+        # a date cell (midnight) stays a plain date, like "2026-10-01" in a CSV
+        return v.date().isoformat() if v.time() == time(0) else v.isoformat(sep=" ")
     if isinstance(v, date | time):
         return v.isoformat()
     if isinstance(v, float) and v.is_integer():
@@ -702,7 +703,7 @@ def _read_database(p: Path, kind: str, wanted: set[str] | None) -> RawDataset:
             sql = 'SELECT * FROM "{}"'.format(matches[0].replace('"', '""'))
             try:
                 if kind == "duckdb":
-                    df = _arrow_to_pandas(con.execute(sql).to_arrow_table())
+                    df = _arrow_to_pandas(con.sql(sql).to_arrow_table())
                 else:
                     df = pd.read_sql_query(sql, con)
             except Exception as exc:

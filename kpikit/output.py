@@ -53,13 +53,47 @@ def render_metric_table(
                 hi = det["ci_high"].reindex(shown.index)
                 n = det["n"].reindex(shown.index)
                 shown[m] = [
-                    f"{v} [{a:.0%}-{b:.0%}] n={int(k)}" if not (pd.isna(a) or pd.isna(b)) else f"{v} n={int(k)}"
+                    f"{v} n={int(k)}" if pd.isna(a) or pd.isna(b) else f"{v} [{a:.0%}-{b:.0%}] n={int(k)}"
                     for v, a, b, k in zip(shown[m], lo, hi, n, strict=True)
                 ]
     header = f"{len(table.metric_ids)} metrics for {table.period} by {table.by}\n"
     # metrics as rows, groups as columns, reads well for a handful of groups
-    if len(shown) <= 8:
-        body = shown.T.to_string()
-    else:
-        body = shown.to_string()
+    body = shown.T.to_string() if len(shown) <= 8 else shown.to_string()
     return header + body + "\n"
+
+
+def render_plan(plan, *, title: str | None = None) -> str:
+    """A plan as text: the headline rhythm, a table per stage, the math, then notes."""
+    lines = []
+    if title:
+        lines += [title, "=" * len(title)]
+    lines.append(plan.summary())
+    lines.append("")
+    if plan.steps and not plan.covered:
+        frame = plan.to_frame()
+        shown = pd.DataFrame(
+            {
+                "stage": frame["stage"],
+                "required": frame["required"],
+                "P10-P90": [
+                    "" if pd.isna(a) else f"{int(a)}-{int(b)}"
+                    for a, b in zip(frame["p10"], frame["p90"], strict=True)
+                ],
+                "per day": frame["per_day"].map(lambda v: f"{v:.1f}"),
+                "per week": frame["per_week"].map(lambda v: f"{v:.1f}"),
+                "rate": [
+                    "" if pd.isna(r) else f"{n}={r:.1%}"
+                    for n, r in zip(frame["rate_name"], frame["rate"], strict=True)
+                ],
+                "source": frame["rate_source"].fillna(""),
+            }
+        )
+        lines.append(shown.to_string(index=False))
+        lines.append("")
+    lines.append("The math:")
+    lines += [f"  {line}" for line in plan.explain()]
+    if plan.notes:
+        lines.append("")
+        lines.append("Notes:")
+        lines += [f"  - {n}" for n in plan.notes]
+    return "\n".join(lines) + "\n"

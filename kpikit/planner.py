@@ -65,7 +65,6 @@ __all__ = [
     "RateInput",
     "parse_rate_args",
     "plan",
-    "rates_from_history",
 ]
 
 
@@ -559,24 +558,6 @@ def parse_rate_args(args: Iterable[str]) -> dict[str, float]:
             )
         out[name] = value
     return out
-
-
-def rates_from_history(
-    dataset: Any, *, rep_id: str, period: Period | str, window: int = 6
-) -> dict[str, Rate]:
-    """Hook, not wired yet: a rep's rates from the completed periods before ``period``.
-
-    Contract for the wiring (once ``kpikit.metrics.conversion`` lands): for each name
-    in :data:`RATE_NAMES` it can compute, return
-    ``Rate.from_counts(successes, n, source="rep", window="2026-01..2026-06")``
-    over the ``window`` mature periods before ``period`` (immature cohorts excluded,
-    see docs/funnel.md). A rate with no cohort comes back as ``from_counts(0, 0)``
-    (NaN) so :func:`plan` names it as missing history; the matching team rates go
-    to ``plan(fallback_rates=...)``.
-    """
-    raise NotImplementedError(
-        "rates_from_history is not wired yet: pass rates explicitly (--rate NAME=VALUE)"
-    )
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ Everything is driven by :data:`kpikit.schema.TABLES`:
    point to an existing row (only when the referenced table is present).
 4. **Cross checks**: status agreeing with stage, opportunities not closing
    before they were created, and timestamps either all timezone-aware or all
-   naive across the dataset (a date without a time counts as neither).
+   naive across the dataset (a date without a time, or at exactly midnight,
+   counts as neither: it is read as a calendar date in the dataset's timezone).
 5. **Warnings** for suspicious data: events in the future, opportunities still
    open long after their close date, reps without activity, stage entries before
    the opportunity was created, leads qualified or answered before they arrived.
@@ -477,6 +478,8 @@ def _coerce_datetime(s: pd.Series, tz: str, *, date_only: bool) -> _Coerced:
             vals = vals.mask(bad)
         aware = is_aware & ~bad
         naive = present & ~is_aware & (length > 10) & ~bad
+        if naive.any():  # a naive value at exactly midnight is a date, not a time of day
+            naive &= (vals != vals.dt.normalize()).to_numpy()
     if date_only:
         vals = vals.dt.normalize()
     return _Coerced(vals, bad if bad.any() else None, aware, naive)

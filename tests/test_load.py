@@ -81,7 +81,7 @@ def _typed_frames() -> dict[str, pd.DataFrame]:
     opps = pd.DataFrame({
         "opportunity_id": ["o1", "o2", "o3"],
         "rep_id": ["007", "008", "009"],
-        "created_at": pd.to_datetime(["2026-01-05 09:30", "2026-01-10", "2026-02-01 10:00"]),
+        "created_at": pd.to_datetime(["2026-01-05 09:30", "2026-01-10 00:00", "2026-02-01 10:00"]),
         "stage": ["Won", "Proposal", "Lost"],
         "amount": [1200.5, 800.0, 0.0],
         "close_date": pd.to_datetime(["2026-02-01", "2026-03-01", "2026-02-20"]),
@@ -291,6 +291,17 @@ def test_blank_rows_are_dropped_but_row_numbers_still_count_them(tmp_path):
     (dup,) = [p for p in report.errors if p.code == "duplicate"]
     assert dup.row == 5
     assert dup.message == "duplicate rep_id: the same value is already in row 2"
+
+
+def test_blank_excel_rows_are_dropped_but_row_numbers_still_count_them(tmp_path):
+    folder = _write(tmp_path / "org", opportunities__csv=OPPS)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws["A1"], ws["A2"], ws["A4"], ws["A5"] = "rep_id", "007", "008", "007"  # row 3 blank
+    wb.save(folder / "reps.xlsx")
+    _, report = validate_path(folder, as_of=AS_OF)
+    (dup,) = [p for p in report.errors if p.code == "duplicate"]
+    assert (dup.row, dup.message) == (5, "duplicate rep_id: the same value is already in row 2")
 
 
 def test_quoted_values_may_contain_commas_and_line_breaks(tmp_path):

@@ -13,8 +13,15 @@ def _org(teams: dict[str, str], levels: dict[str, str] | None = None) -> kpikit.
     reps = pd.DataFrame({"rep_id": list(teams), "team": list(teams.values())})
     if levels:
         reps["level"] = [levels[r] for r in teams]
-    opps = pd.DataFrame({"opportunity_id": ["o1"], "rep_id": [next(iter(teams))],
-                         "created_at": ["2026-01-01"], "stage": ["Won"], "amount": [1.0]})
+    opps = pd.DataFrame(
+        {
+            "opportunity_id": ["o1"],
+            "rep_id": [next(iter(teams))],
+            "created_at": ["2026-01-01"],
+            "stage": ["Won"],
+            "amount": [1.0],
+        }
+    )
     return kpikit.Dataset.from_frames(reps=reps, opportunities=opps)
 
 
@@ -60,7 +67,9 @@ def test_rep_benchmarks_top_quartile_is_the_low_end_when_lower_is_better():
 
     higher = kpikit.metrics.REGISTRY["sales_cycle_days"].higher_is_better
     assert higher is False
-    values = pd.DataFrame({"sales_cycle_days": [10.0, 20, 30, 40, 50]}, index=pd.Index(list("abcde"), name="rep_id"))
+    values = pd.DataFrame(
+        {"sales_cycle_days": [10.0, 20, 30, 40, 50]}, index=pd.Index(list("abcde"), name="rep_id")
+    )
     b = rep_benchmarks(values, ds, "e").loc["sales_cycle_days"]
     assert b["team_top"] == 20.0
 
@@ -88,14 +97,16 @@ def test_shrinkage_pulls_small_samples_far_and_large_samples_little():
     assert out.loc["f", "value"] == 1.0
     a, b = fit_beta_prior(s, n)
     assert out.loc["f", "shrunk"] == pytest.approx((2 + a) / (2 + a + b))
-    assert out.loc["f", "shrunk"] < 0.6                      # 2 of 2 is far from a sure thing
-    assert abs(out.loc["a", "shrunk"] - 0.10) < 0.03         # 10 of 100 barely moves
+    assert out.loc["f", "shrunk"] < 0.6  # 2 of 2 is far from a sure thing
+    assert abs(out.loc["a", "shrunk"] - 0.10) < 0.03  # 10 of 100 barely moves
     assert out.loc["a", "prior_basis"] == "team North"
 
 
 def test_shrinkage_falls_back_to_the_org_for_teams_under_five():
     ds = _org({"a": "N", "b": "N", "c": "S", "d": "S", "e": "S", "f": "S"})
-    r = rate_frame(pd.Series([1, 2, 3, 4, 5, 6], index=list("abcdef")), pd.Series([10] * 6, index=list("abcdef")))
+    r = rate_frame(
+        pd.Series([1, 2, 3, 4, 5, 6], index=list("abcdef")), pd.Series([10] * 6, index=list("abcdef"))
+    )
     out = shrink_rates(r, ds, toward="team")
     assert set(out["prior_basis"]) == {"org"}
     assert out["prior_mean"].iloc[0] == pytest.approx(21 / 60)

@@ -13,8 +13,10 @@ Conventions shared by every function here
 - **Outbound.** ``direction == "outbound"``; a missing direction counts as
   outbound (the loader's default). A *touch* is any outbound activity, of any
   type. *Calls* are activities of type ``call``.
-- **Matching.** Activity types, directions and outcomes are compared without
-  regard to case or surrounding blanks (``"Call "`` is a call).
+- **Spelling.** Activity types, directions and outcomes are compared as stored,
+  in their canonical lower-case spelling (``call``, ``outbound``, ``held``,
+  ``connected``): the loader canonicalises ``direction``; an importer maps a
+  CRM's own labels onto the canonical types.
 - **Held meeting.** An activity of type ``meeting`` whose ``outcome`` is
   ``held`` or not recorded: a meeting with another recorded outcome
   (``no_show``, ``booked``, ...) is not counted. A dataset without outcome data
