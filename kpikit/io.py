@@ -260,6 +260,7 @@ def _read_folder(folder: Path, wanted: set[str] | None) -> RawDataset:
             f"{folder}: the folder cannot be listed ({exc.strerror or exc}); check its permissions"
         ) from exc
     candidates: dict[str, list[Path]] = {}
+    unsupported: set[str] = set()
     problems: list[Problem] = []
     found: list[str] = []
     for f in entries:
@@ -287,6 +288,7 @@ def _read_folder(folder: Path, wanted: set[str] | None) -> RawDataset:
         if suffix in FILE_SUFFIXES:
             candidates.setdefault(stem, []).append(f)
         elif suffix in UNSUPPORTED_SUFFIXES:
+            unsupported.add(stem)
             problems.append(
                 _problem(
                     "error" if stem in REQUIRED_TABLES else "warning", stem,
@@ -298,7 +300,8 @@ def _read_folder(folder: Path, wanted: set[str] | None) -> RawDataset:
 
     tables: dict[str, pd.DataFrame] = {}
     sources: dict[str, TableSource] = {}
-    unreadable: set[str] = set()
+    # a table only given in a format kpikit cannot read was reported above, not "missing"
+    unreadable: set[str] = unsupported - set(candidates)
     for table in TABLE_NAMES:
         files = candidates.get(table)
         if not files or (wanted is not None and table not in wanted):
@@ -425,6 +428,8 @@ def _read_csv(f: Path) -> tuple[pd.DataFrame, np.ndarray | None]:
     if not data[start : start + 4096].strip() and not data[start:].strip():
         raise _empty("0 bytes" if not data else "no header row")
     header = _csv_header(data, start)
+    if not data.endswith((b"\n", b"\r")):
+        data += b"\n"  # pyarrow cannot read a header-only file without a final line break
     bad_rows: list[tuple[int | None, str, int, int]] = []
 
     def on_invalid(row) -> str:

@@ -240,7 +240,14 @@ class ValidationReport:
         With ``tables`` (name -> frame, e.g. ``ds.tables``) the overview is computed
         from those frames; otherwise from :attr:`stats` recorded by :func:`validate`.
         """
-        stats = self.stats if tables is None else _collect_stats(tables)
+        stats = self.stats
+        if tables is not None:
+            stats = _collect_stats(tables)
+            for key in ("kind", "as_of"):
+                if key in self.stats:
+                    stats[key] = self.stats[key]
+            for name, info in stats["tables"].items():
+                info["source"] = self.stats.get("tables", {}).get(name, {}).get("source")
         return "\n".join(_summary_lines(stats, self.location))
 
     def render(self, tables: dict[str, pd.DataFrame | None] | None = None) -> str:
@@ -1057,8 +1064,7 @@ def _summary_lines(stats: dict[str, Any], location: str | None) -> list[str]:
             rows = f"{info['rows']:>10,} row" + ("" if info["rows"] == 1 else "s")
             lines.append(f"  {name:<{width}}  {rows}{src}")
             if info.get("missing_columns"):
-                lines.append(f"  {'':<{width}}  optional columns not given: "
-                             f"{', '.join(info['missing_columns'])}")
+                lines.append(f"    optional columns not given: {', '.join(info['missing_columns'])}")
     else:
         lines.append("Tables: none read")
     missing = stats.get("missing_tables", {})

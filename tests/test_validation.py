@@ -500,6 +500,14 @@ def test_the_summary_gives_counts_missing_tables_dates_and_reps(tmp_path):
     assert "Reps: 2; by role: AE 1, SDR 1; by team: East 1, West 1" in text
 
 
+def test_the_summary_of_given_tables_counts_those_tables(tmp_path):
+    ds, report = validate_path(_folder(tmp_path), as_of=AS_OF)
+    tables = dict(ds.tables, reps=ds.reps.iloc[:1])
+    text = report.summary(tables)
+    assert f"  reps                    1 row  {tmp_path / 'org' / 'reps.csv'}" in text
+    assert "Reps: 1; by role: AE 1; by team: East 1" in text
+
+
 def test_render_lists_errors_then_warnings_then_a_verdict(tmp_path):
     report = _report(tmp_path, reps=REPS + "r1,North,AM\nr3,East,AE\n", activities=ACTS)
     text = report.render()
