@@ -127,6 +127,23 @@ def demo_data(
 
 @app.command()
 @friendly_errors
+def demo(
+    out: Annotated[Path, typer.Argument(help="Folder for the sample org and its outputs.")] = Path(
+        "demo-output"
+    ),
+    reps: Annotated[int, typer.Option(help="Number of reps.", min=1)] = 25,
+    months: Annotated[int, typer.Option(help="Months of history.", min=1, max=60)] = 12,
+    end: Annotated[str, typer.Option(help="Last month of history, YYYY-MM.")] = "2026-10",
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 7,
+) -> None:
+    """Generate the built-in sample org into OUT/data, validate it and run the main job on it."""
+    from kpikit.demo import run_demo
+
+    run_demo(out, reps=reps, months=months, end=end, seed=seed, echo=typer.echo)
+
+
+@app.command()
+@friendly_errors
 def metrics(
     data: DataArg,
     period: Annotated[str, typer.Option(help="Period: YYYY-MM, YYYY-Qn or YYYY.", show_default=False)],
