@@ -38,6 +38,9 @@ class ColumnSpec:
     allowed: tuple[str, ...] | None = None
     #: a value must be present in every row (only for required columns)
     not_null: bool = False
+    #: known values, stored in this spelling when they match in any letter case
+    #: (other values are kept as they are); unlike ``allowed``, not enforced
+    vocabulary: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ ROLES = ("SDR", "AE", "AM", "Manager")
 STATUSES = ("open", "won", "lost")
 DIRECTIONS = ("outbound", "inbound")
 TITLE_LEVELS = ("C-level", "VP", "Director", "Manager", "IC")
+OUTCOMES = ("connected", "no_answer", "voicemail", "booked", "held", "no_show")
 ACTIVITY_TYPES = (
     "call",
     "email",
@@ -139,7 +143,8 @@ TABLES: dict[str, TableSpec] = {
                 _c("disqualified_at", "datetime", description="when it was dropped"),
                 _c("company_size", "int", description="employees of the prospect's company",
                    nonnegative=True),
-                _c("title_level", "str", description="C-level, VP, Director, Manager, IC"),
+                _c("title_level", "str", description="C-level, VP, Director, Manager, IC",
+                   vocabulary=TITLE_LEVELS),
                 _c("opportunity_id", "id", description="the opportunity it converted into"),
             ),
             key=("lead_id",),
@@ -156,12 +161,12 @@ TABLES: dict[str, TableSpec] = {
                 _c("activity_id", "id", True, "unique"),
                 _c("rep_id", "id", True, "who did it"),
                 _c("type", "str", True, "call, email, meeting, appointment_set, linkedin, social, "
-                   "demo, proposal_sent (others kept as-is)"),
+                   "demo, proposal_sent (others kept as-is)", vocabulary=ACTIVITY_TYPES),
                 _c("occurred_at", "datetime", True, "when"),
                 _c("direction", "str", description="outbound (default) or inbound",
                    allowed=DIRECTIONS),
                 _c("outcome", "str", description="connected, no_answer, voicemail, booked, held, "
-                   "no_show, ..."),
+                   "no_show, ...", vocabulary=OUTCOMES),
                 _c("lead_id", "id", description="the lead it was about"),
                 _c("account_id", "id", description="the account it was about"),
                 _c("opportunity_id", "id", description="the opportunity it was about"),

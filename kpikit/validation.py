@@ -399,8 +399,8 @@ def _coerce(s: pd.Series, col: ColumnSpec, tz: str) -> _Coerced:
     kind = col.kind
     if kind in ("id", "str"):
         t = _as_text(s)
-        if col.allowed:
-            t = _case_insensitive(t, col.allowed)
+        if col.allowed or col.vocabulary:
+            t = _case_insensitive(t, col.allowed or col.vocabulary)
         return _Coerced(t)
     if kind == "period":
         t = _drop_null_markers(_as_text(s))

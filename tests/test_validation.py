@@ -629,3 +629,19 @@ def test_validate_takes_an_as_of_for_the_warnings():
     _, late = validate(raw, as_of="2026-06-01")
     assert [p.code for p in early.warnings] == ["future"]
     assert late.warnings == []
+
+
+def test_known_activity_types_and_outcomes_get_their_canonical_spelling():
+    # "Call" and "HELD" are the canonical call / held in another letter case; "Webinar" is
+    # not a known type and is kept exactly as given
+    ds = kpikit.Dataset.from_frames(
+        reps=pd.DataFrame({"rep_id": ["r1"]}),
+        opportunities=pd.DataFrame({"opportunity_id": ["o1"], "rep_id": ["r1"],
+                                    "created_at": ["2026-10-01"], "stage": ["Won"], "amount": [1.0]}),
+        activities=pd.DataFrame({"activity_id": ["a1", "a2", "a3"], "rep_id": ["r1"] * 3,
+                                 "type": ["Call", "MEETING", "Webinar"],
+                                 "occurred_at": ["2026-10-02 10:00"] * 3,
+                                 "outcome": ["Connected", "HELD", None]}),
+    )
+    assert ds.activities["type"].tolist() == ["call", "meeting", "Webinar"]
+    assert ds.activities["outcome"].tolist()[:2] == ["connected", "held"]
