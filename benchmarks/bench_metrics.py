@@ -49,8 +49,10 @@ reps AS (SELECT rep_id FROM read_parquet('{d}/reps.parquet')),
 grid AS (SELECT rep_id, month FROM reps CROSS JOIN months),
 act AS (
   SELECT rep_id, strftime(occurred_at, '%Y-%m') AS month,
-         count(*) FILTER (WHERE type = 'call' AND coalesce(direction, 'outbound') = 'outbound') AS calls_made,
-         count(*) FILTER (WHERE type = 'email' AND coalesce(direction, 'outbound') = 'outbound') AS emails_sent,
+         count(*) FILTER (WHERE type = 'call'
+                          AND coalesce(direction, 'outbound') = 'outbound') AS calls_made,
+         count(*) FILTER (WHERE type = 'email'
+                          AND coalesce(direction, 'outbound') = 'outbound') AS emails_sent,
          count(*) FILTER (WHERE type = 'meeting' AND outcome = 'held') AS meetings_held
   FROM read_parquet('{d}/activities.parquet') GROUP BY ALL
 ),

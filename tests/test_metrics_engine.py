@@ -39,19 +39,65 @@ def _frames(ds: kpikit.Dataset) -> dict[str, pd.DataFrame]:
 def test_every_catalogue_id_is_registered():
     # the ids of shared/METRICS.md (pipeline_by_stage, sales_by_channel, stage_conversion,
     # touches_to_close and source_to_first_appointment are breakdowns)
-    catalogue = """calls_made prospects_approached emails_sent meetings_held appointments_set
-    linkedin_requests social_touches proposals_sent follow_ups_per_contact pct_leads_followed_up
-    touches_to_close lead_response_time_h pct_leads_responded_1h opps_per_1000_calls
-    calls_per_opportunity activities_per_win revenue_per_conversation email_link_rate
-    email_click_rate collateral_usage_rate key_account_touches key_account_hours
-    source_to_first_appointment outreach_to_first_appointment first_appointment_to_next_step
-    conv_lead_to_sql conv_sql_to_meeting conv_meeting_to_proposal conv_proposal_to_won
-    conv_lead_to_customer conv_sql_to_customer stage_conversion leakage_stage pct_leads_qualified
-    qualified_prospect_size qualified_prospect_level total_sales sales_by_channel deals_won
-    deals_lost win_rate win_rate_created avg_deal_size sales_cycle_days sales_velocity
-    quota_attainment pct_reps_meeting_quota customers churn_rate retention_rate
-    cost_of_sales_ratio cac ltv pipeline_by_stage quota_gap pipeline_coverage
-    weighted_pipeline""".split()
+    catalogue = [
+        "calls_made",
+        "prospects_approached",
+        "emails_sent",
+        "meetings_held",
+        "appointments_set",
+        "linkedin_requests",
+        "social_touches",
+        "proposals_sent",
+        "follow_ups_per_contact",
+        "pct_leads_followed_up",
+        "touches_to_close",
+        "lead_response_time_h",
+        "pct_leads_responded_1h",
+        "opps_per_1000_calls",
+        "calls_per_opportunity",
+        "activities_per_win",
+        "revenue_per_conversation",
+        "email_link_rate",
+        "email_click_rate",
+        "collateral_usage_rate",
+        "key_account_touches",
+        "key_account_hours",
+        "source_to_first_appointment",
+        "outreach_to_first_appointment",
+        "first_appointment_to_next_step",
+        "conv_lead_to_sql",
+        "conv_sql_to_meeting",
+        "conv_meeting_to_proposal",
+        "conv_proposal_to_won",
+        "conv_lead_to_customer",
+        "conv_sql_to_customer",
+        "stage_conversion",
+        "leakage_stage",
+        "pct_leads_qualified",
+        "qualified_prospect_size",
+        "qualified_prospect_level",
+        "total_sales",
+        "sales_by_channel",
+        "deals_won",
+        "deals_lost",
+        "win_rate",
+        "win_rate_created",
+        "avg_deal_size",
+        "sales_cycle_days",
+        "sales_velocity",
+        "quota_attainment",
+        "pct_reps_meeting_quota",
+        "customers",
+        "churn_rate",
+        "retention_rate",
+        "cost_of_sales_ratio",
+        "cac",
+        "ltv",
+        "pipeline_by_stage",
+        "quota_gap",
+        "pipeline_coverage",
+        "weighted_pipeline",
+    ]
     missing = sorted(set(catalogue) - set(REGISTRY))
     assert missing == []
 
@@ -73,14 +119,11 @@ def test_every_metric_leaves_its_inputs_untouched_and_ignores_row_order(small_or
     for name, df in _frames(ds).items():
         pd.testing.assert_frame_equal(df, before[name], obj=f"{metric_id} changed {name}")
     rng = np.random.default_rng(0)
-    shuffled = {
-        k: v.iloc[rng.permutation(len(v))].reset_index(drop=True) for k, v in _frames(ds).items()
-    }
+    shuffled = {k: v.iloc[rng.permutation(len(v))].reset_index(drop=True) for k, v in _frames(ds).items()}
     again = func(kpikit.Dataset(tables=shuffled, config=ds.config), PERIOD, by="rep")
     value = result["value"] if isinstance(result, pd.DataFrame) else result
     value2 = again["value"] if isinstance(again, pd.DataFrame) else again
-    pd.testing.assert_series_equal(value.sort_index(), value2.sort_index(), check_names=False,
-                                   obj=metric_id)
+    pd.testing.assert_series_equal(value.sort_index(), value2.sort_index(), check_names=False, obj=metric_id)
 
 
 @pytest.mark.parametrize("by", ["rep", "team", "level", "org"])
@@ -92,11 +135,25 @@ def test_every_metric_returns_one_row_per_group(small_org, by):
 
 
 #: Series metrics that are a median / mean / label of events: undefined without events
-_AVERAGES = {"avg_deal_size", "sales_cycle_days", "lead_response_time_h", "qualified_prospect_size",
-             "qualified_prospect_level", "touches_to_close_median", "leakage_stage"}
+_AVERAGES = {
+    "avg_deal_size",
+    "sales_cycle_days",
+    "lead_response_time_h",
+    "qualified_prospect_size",
+    "qualified_prospect_level",
+    "touches_to_close_median",
+    "leakage_stage",
+}
 #: stock measures, defined without any event in the period (what is open / owed at its end)
-_STOCKS = {"quota_gap", "weighted_pipeline", "customers", "sales_velocity", "churn_rate",
-           "retention_rate", "ltv"}
+_STOCKS = {
+    "quota_gap",
+    "weighted_pipeline",
+    "customers",
+    "sales_velocity",
+    "churn_rate",
+    "retention_rate",
+    "ltv",
+}
 
 
 @pytest.mark.parametrize("metric_id", _scalar_ids("rep"))
@@ -114,8 +171,9 @@ def test_a_period_without_events_gives_zero_counts_and_nan_rates(small_org, metr
         assert out.isna().all(), f"{metric_id} should be n/a without events, got {out.tolist()}"
     else:
         assert (out == 0).all(), f"{metric_id}: counts and sums are 0 without events"
-    assert not np.isinf(pd.to_numeric(out.squeeze() if isinstance(out, pd.Series) else out["value"],
-                                      errors="coerce")).any()
+    assert not np.isinf(
+        pd.to_numeric(out.squeeze() if isinstance(out, pd.Series) else out["value"], errors="coerce")
+    ).any()
 
 
 # -- the metric table and the command ----------------------------------------------------------
@@ -124,10 +182,17 @@ def test_a_period_without_events_gives_zero_counts_and_nan_rates(small_org, metr
 def test_metric_table_lists_unavailable_metrics_with_what_they_need():
     ds = kpikit.Dataset.from_frames(
         reps=pd.DataFrame({"rep_id": ["r1", "r2"]}),
-        opportunities=pd.DataFrame({"opportunity_id": ["o1", "o2", "o3"], "rep_id": ["r1", "r1", "r2"],
-                                    "created_at": ["2026-09-01"] * 3, "stage": ["Won", "Lost", "Won"],
-                                    "amount": [100.0, 50.0, 30.0],
-                                    "close_date": ["2026-10-03", "2026-10-04", "2026-11-01"]}))
+        opportunities=pd.DataFrame(
+            {
+                "opportunity_id": ["o1", "o2", "o3"],
+                "rep_id": ["r1", "r1", "r2"],
+                "created_at": ["2026-09-01"] * 3,
+                "stage": ["Won", "Lost", "Won"],
+                "amount": [100.0, 50.0, 30.0],
+                "close_date": ["2026-10-03", "2026-10-04", "2026-11-01"],
+            }
+        ),
+    )
     t = metric_table(ds, PERIOD)
     assert t.values.loc["r1", "deals_won"] == 1 and t.values.loc["r1", "win_rate"] == 0.5
     assert t.values.loc["r1", "total_sales"] == 100.0
@@ -173,8 +238,9 @@ def test_metrics_command_csv_columns_are_the_grouping_key_and_metric_ids(org_fol
 
 
 def test_metrics_command_json_uses_null_for_missing_values(org_folder):
-    result = CliRunner().invoke(app, ["metrics", str(org_folder), "--period", "2030-01",
-                                      "--by", "team", "--format", "json"])
+    result = CliRunner().invoke(
+        app, ["metrics", str(org_folder), "--period", "2030-01", "--by", "team", "--format", "json"]
+    )
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert {"team", "win_rate", "deals_won"} <= set(rows[0])
@@ -227,10 +293,13 @@ def test_leakage_finds_the_planted_weak_stages():
     from kpikit.metrics.conversion import leakage
 
     found = leakage(ds, "2026")
-    weak = {r: t["weak_stage"] for r, t in org.truth["reps"].items()
-            if t["weak_stage"] and t["role"] == "AE"}
+    weak = {r: t["weak_stage"] for r, t in org.truth["reps"].items() if t["weak_stage"] and t["role"] == "AE"}
     assert len(weak) >= 4
-    labels = {"lead_to_sql": "Lead", "sql_to_meeting": "Meeting", "meeting_to_proposal": "Proposal",
-              "proposal_to_won": "Won"}
+    labels = {
+        "lead_to_sql": "Lead",
+        "sql_to_meeting": "Meeting",
+        "meeting_to_proposal": "Proposal",
+        "proposal_to_won": "Won",
+    }
     hits = sum(labels[stage] in str(found.loc[rep, "stage"]) for rep, stage in weak.items())
     assert hits >= len(weak) - 1, found.loc[list(weak), ["stage", "shortfall", "p_value"]]
