@@ -8,6 +8,7 @@ coaching reports.
 from kpikit._version import __version__
 from kpikit.config import DatasetConfig, StageConfig
 from kpikit.dataset import Dataset, load
+from kpikit.demo import open_dataset, sample_dataset
 from kpikit.errors import (
     ConfigError,
     DataError,
@@ -31,4 +32,6 @@ __all__ = [
     "PeriodError",
     "StageConfig",
     "load",
+    "open_dataset",
+    "sample_dataset",
 ]

@@ -1,7 +1,9 @@
 """Reporting periods: calendar months (``2026-10``), quarters (``2026-Q3``) and years (``2026``).
 
 An event belongs to the period that contains its timestamp; a period is the
-half-open interval ``[start, end)``.
+half-open interval ``[start, end)``. A run of whole months
+(``2026-05..2026-10``) is a period too: trailing windows for rates that need
+more history than one month (the funnel, the planner's rates).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ import pandas as pd
 
 from kpikit.errors import PeriodError
 
-PeriodKind = Literal["month", "quarter", "year"]
+PeriodKind = Literal["month", "quarter", "year", "months"]
 
 _MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
 _QUARTER = re.compile(r"^(\d{4})-?[Qq]([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
+_SPAN = re.compile(r"^(\d{4}-\d{1,2})\s*\.\.\s*(\d{4}-\d{1,2})$")
 
 
 @dataclass(frozen=True, order=True)
@@ -35,13 +38,47 @@ class Period:
 
     start: pd.Timestamp
     kind: PeriodKind
+    #: number of months of a ``months`` span (1 for the calendar kinds)
+    count: int = 1
+
+    @classmethod
+    def span(cls, first: str | Period, last: str | Period) -> Period:
+        """The run of whole months from ``first`` to ``last`` (both included).
+
+        >>> Period.span("2026-05", "2026-10").label
+        '2026-05..2026-10'
+        >>> Period.span("2026-05", "2026-10").months
+        6
+        """
+        a, b = cls.parse(first), cls.parse(last)
+        start = pd.Timestamp(year=a.start.year, month=a.start.month, day=1)
+        last_month = b.end - pd.DateOffset(months=1)
+        n = (last_month.year - start.year) * 12 + last_month.month - start.month + 1
+        if n < 1:
+            raise PeriodError(f"{first}..{last} is empty: the first month must not be after the last")
+        if n == 1:
+            return cls(start, "month")
+        return cls(start, "months", n)
+
+    @classmethod
+    def trailing(cls, last: str | Period, months: int) -> Period:
+        """The ``months`` months ending with ``last``'s last month.
+
+        >>> Period.trailing("2026-10", 6).label
+        '2026-05..2026-10'
+        """
+        b = cls.parse(last)
+        end_month = cls(b.end - pd.DateOffset(months=1), "month")
+        return cls.span(end_month.shift(-(months - 1)), end_month)
 
     @classmethod
     def parse(cls, value: str | Period) -> Period:
-        """Parse ``YYYY-MM``, ``YYYY-Qn`` or ``YYYY``; raise :class:`PeriodError` otherwise."""
+        """Parse ``YYYY-MM``, ``YYYY-Qn``, ``YYYY`` or ``YYYY-MM..YYYY-MM``; else :class:`PeriodError`."""
         if isinstance(value, Period):
             return value
         text = str(value).strip()
+        if m := _SPAN.match(text):
+            return cls.span(m[1], m[2])
         if m := _MONTH.match(text):
             year, month = int(m[1]), int(m[2])
             if 1 <= month <= 12:
@@ -53,13 +90,14 @@ class Period:
             return cls(pd.Timestamp(year=int(m[1]), month=1, day=1), "year")
         raise PeriodError(
             f"{value!r} is not a period: use a month 'YYYY-MM' (2026-10), "
-            f"a quarter 'YYYY-Qn' (2026-Q3) or a year 'YYYY' (2026)"
+            f"a quarter 'YYYY-Qn' (2026-Q3), a year 'YYYY' (2026) "
+            f"or a run of months 'YYYY-MM..YYYY-MM' (2026-05..2026-10)"
         )
 
     @property
     def months(self) -> int:
         """Number of calendar months in the period (1, 3 or 12)."""
-        return {"month": 1, "quarter": 3, "year": 12}[self.kind]
+        return {"month": 1, "quarter": 3, "year": 12, "months": self.count}[self.kind]
 
     @property
     def end(self) -> pd.Timestamp:
@@ -73,6 +111,9 @@ class Period:
             return f"{s.year:04d}-{s.month:02d}"
         if self.kind == "quarter":
             return f"{s.year:04d}-Q{(s.month - 1) // 3 + 1}"
+        if self.kind == "months":
+            last = self.end - pd.DateOffset(months=1)
+            return f"{s.year:04d}-{s.month:02d}..{last.year:04d}-{last.month:02d}"
         return f"{s.year:04d}"
 
     def __str__(self) -> str:
@@ -80,7 +121,7 @@ class Period:
 
     def shift(self, n: int) -> Period:
         """The period ``n`` steps later (negative: earlier), same kind."""
-        return Period(self.start + pd.DateOffset(months=n * self.months), self.kind)
+        return Period(self.start + pd.DateOffset(months=n * self.months), self.kind, self.count)
 
     def previous(self, n: int = 1) -> Period:
         """The period ``n`` steps before this one."""

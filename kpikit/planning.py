@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -54,27 +53,8 @@ _CONV = {
 _OUTREACH_TYPES = ("call", "email", "linkedin", "social")
 
 
-@dataclass(frozen=True)
-class HistoryWindow:
-    """The completed months rates are pooled over."""
-
-    months: tuple[Period, ...]
-
-    @property
-    def label(self) -> str:
-        return f"{self.months[0].label}..{self.months[-1].label}"
-
-    @property
-    def start(self) -> pd.Timestamp:
-        return self.months[0].start
-
-    @property
-    def end(self) -> pd.Timestamp:
-        return self.months[-1].end
-
-
-def history_window(period: Period | str, *, window: int = 6, lag: int = 1) -> HistoryWindow:
-    """The ``window`` months ending ``lag`` months before ``period`` starts.
+def history_window(period: Period | str, *, window: int = 6, lag: int = 1) -> Period:
+    """The ``window`` months (a ``YYYY-MM..YYYY-MM`` period) ending ``lag`` months before ``period``.
 
     >>> history_window("2026-11").label
     '2026-04..2026-09'
@@ -84,20 +64,16 @@ def history_window(period: Period | str, *, window: int = 6, lag: int = 1) -> Hi
     p = Period.parse(period)
     if window < 1 or lag < 0:
         raise PlanError(f"window must be >= 1 month and lag >= 0, got window={window}, lag={lag}")
-    first = Period(p.start, "month").shift(-(lag + window))
-    return HistoryWindow(tuple(first.shift(i) for i in range(window)))
+    last = Period(p.start, "month").shift(-(lag + 1))
+    return Period.trailing(last, window)
 
 
-def _pooled(ds: Dataset, func, hw: HistoryWindow, by: str) -> pd.DataFrame:
-    """successes and n of a rate metric summed over the window's months, per group."""
-    total = None
-    for m in hw.months:
-        r = func(ds, m, by=by)[["successes", "n"]]
-        total = r if total is None else total.add(r, fill_value=0)
-    return total.astype("int64")
+def _pooled(ds: Dataset, func, hw: Period, by: str) -> pd.DataFrame:
+    """successes and n of a rate metric over the window, per group."""
+    return func(ds, hw, by=by)[["successes", "n"]].astype("int64")
 
 
-def _outreach_counts(ds: Dataset, hw: HistoryWindow, by: str) -> pd.DataFrame:
+def _outreach_counts(ds: Dataset, hw: Period, by: str) -> pd.DataFrame:
     """New leads (outbound-sourced when sources say so) per outbound touch, per group."""
     ds.require("activities", "leads", what="outreach_to_lead")
     act = ds.activities
@@ -204,7 +180,7 @@ def working_days_left(ds: Dataset, period: Period, as_of: pd.Timestamp | None) -
     return period.working_days_between(start, cfg.holidays)
 
 
-def median_cycle_days(ds: Dataset, hw: HistoryWindow, rep_id: str | None = None) -> float | None:
+def median_cycle_days(ds: Dataset, hw: Period, rep_id: str | None = None) -> float | None:
     """Median days from lead created to won over the window (from SQL without leads)."""
     if ds.has("leads"):
         lf = lead_funnel(ds)
@@ -321,7 +297,7 @@ def plan_for_rep(
     return result
 
 
-def _avg_deal(ds: Dataset, rep_id: str, hw: HistoryWindow, notes: list[str]) -> float:
+def _avg_deal(ds: Dataset, rep_id: str, hw: Period, notes: list[str]) -> float:
     opps = ds.opportunities
     won = opps[(opps["status"] == "won") & (opps["close_date"] >= hw.start) & (opps["close_date"] < hw.end)]
     mine = won.loc[won["rep_id"] == rep_id, "amount"]
