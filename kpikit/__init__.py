@@ -17,6 +17,7 @@ from kpikit.errors import (
     MissingDataError,
     PeriodError,
 )
+from kpikit import notebook
 from kpikit.periods import Period
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "PeriodError",
     "StageConfig",
     "load",
+    "notebook",
     "open_dataset",
     "sample_dataset",
 ]

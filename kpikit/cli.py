@@ -266,6 +266,25 @@ def plan(
 
 
 @app.command()
+@friendly_errors
+def reports(
+    data: DataArg,
+    period: Annotated[str, typer.Option(help="Period: YYYY-MM, YYYY-Qn or YYYY.", show_default=False)],
+    out: Annotated[Path, typer.Option(help="Folder to write the reports into.", show_default=False)],
+    rep: Annotated[list[str] | None, typer.Option(help="Rep id (repeatable).", show_default=False)] = None,
+    timeout: Annotated[int, typer.Option(help="Seconds a report may take.")] = 600,
+) -> None:
+    """Render coaching reports: OUT/<rep>.html (self-contained, opens offline) and OUT/<rep>.ipynb."""
+    from kpikit.reports import render_rep_report
+
+    if not rep:
+        raise KpikitError("give --rep R (repeatable) for the reps to render")
+    for r in rep:
+        result = render_rep_report(data, r, period, out, timeout=timeout)
+        typer.echo(f"{r}: {result.html}")
+
+
+@app.command()
 def schema() -> None:
     """Print the data contract (tables, columns, types) as Markdown."""
     from kpikit.schema import data_model_markdown

@@ -15,6 +15,7 @@ def setup(*, max_rows: int = 60, max_columns: int = 30) -> None:
     pd.set_option("display.max_rows", max_rows)
     pd.set_option("display.max_columns", max_columns)
     pd.set_option("display.width", 120)
+    pd.set_option("display.max_colwidth", None)
 
 
 def is_papermill() -> bool:

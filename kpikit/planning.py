@@ -125,7 +125,10 @@ def rates_from_history(
     if source == "team":
         if not ds.has("reps", "team"):
             raise MissingDataError("reps.team", what="team rates")
-        by, key = "team", group_map(ds, "team")[rep_id]
+        team = group_map(ds, "team")
+        by, key = "team", team[rep_id]
+        if (team == key).sum() < 5:  # too small to be an anonymous aggregate: the org instead
+            by, key = "org", group_map(ds, "org")[rep_id]
     team_of = group_map(ds, "team") if ds.has("reps", "team") else group_map(ds, "org")
     rates: dict[str, Rate] = {}
     counts: dict[str, pd.DataFrame] = {}
@@ -228,6 +231,7 @@ def plan_for_rep(
     as_of: pd.Timestamp | str | None = None,
     pipeline_aware: bool = True,
     seed: int = 0,
+    fill_from_team: bool = False,
 ) -> Plan:
     """Plan a rep's activity for ``period`` from their data; explicit arguments win.
 
@@ -235,7 +239,8 @@ def plan_for_rep(
     deal over the window (the team's when the rep won none); ``rates`` given by
     hand override the ones from history; won revenue and the weighted pipeline
     are subtracted unless ``pipeline_aware=False``. The team's rates are offered
-    when a rep rate is 0 or has no history.
+    when a rep rate is 0 or has no history; with ``fill_from_team=True`` (reports)
+    such a rate is replaced by the team's, and the plan's notes say so.
     """
     p = Period.parse(period)
     _check_rep(ds, rep_id)
@@ -254,6 +259,13 @@ def plan_for_rep(
         except MissingDataError:
             fallback = None
 
+    if fill_from_team and fallback:
+        for name, r in list(merged.items()):
+            if isinstance(r, Rate) and (math.isnan(r.value) or r.value == 0) and name in fallback:
+                team = fallback[name]
+                if not math.isnan(team.value) and team.value > 0:
+                    merged[name] = team
+                    notes.append(f"{name}: no usable history of your own, the team's rate is used")
     if goal is None and deals is None:
         q = quota_for(ds, p).get(rep_id, np.nan) if ds.has("quotas") else np.nan
         if pd.isna(q):
