@@ -5,6 +5,7 @@ period, plan the activity that reaches a revenue goal, and render per-rep
 coaching reports.
 """
 
+from kpikit import notebook
 from kpikit._version import __version__
 from kpikit.config import DatasetConfig, StageConfig
 from kpikit.dataset import Dataset, load
@@ -17,7 +18,6 @@ from kpikit.errors import (
     MissingDataError,
     PeriodError,
 )
-from kpikit import notebook
 from kpikit.periods import Period
 
 __all__ = [

@@ -197,6 +197,13 @@ def context(
     )
 
 
+def first_ae(ds: Dataset) -> str:
+    """The first account executive of the reps table (the notebook's default rep)."""
+    reps = ds.reps
+    aes = reps.loc[reps["role"] == "AE", "rep_id"] if "role" in reps.columns else reps["rep_id"]
+    return str((aes if len(aes) else reps["rep_id"]).iloc[0])
+
+
 def _table_metrics(ds: Dataset, role: str) -> list[str]:
     wanted = list(dict.fromkeys([*HEADLINE, *LEADING.get(role, LEADING["AE"]), "touches_to_close_median"]))
     return [m for m in wanted if m in REGISTRY]
@@ -319,8 +326,20 @@ def activity_vs_peers(ctx: ReportContext) -> pd.DataFrame:
         rows.append(row)
     if ctx.peers is None:
         ctx.note("activity", "no peer benchmark: fewer than 5 reps to compare with")
-    columns = ["metric", "label", "unit", "value", "ci_low", "ci_high", "n",
-               "peer_median", "peer_p25", "peer_p75", "peer_top", "peer_n"]
+    columns = [
+        "metric",
+        "label",
+        "unit",
+        "value",
+        "ci_low",
+        "ci_high",
+        "n",
+        "peer_median",
+        "peer_p25",
+        "peer_p75",
+        "peer_top",
+        "peer_n",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -363,9 +382,21 @@ def leakage_detail(ctx: ReportContext) -> pd.DataFrame:
         ctx.note("funnel", str(exc))
         return pd.DataFrame()
     mine = detail.loc[ctx.rep_id].reset_index()
-    keep = ["transition", "from_stage", "to_stage", "rep_successes", "rep_n", "rep_rate",
-            "benchmark_rate", "benchmark_basis", "shortfall", "p_value", "measurable",
-            "extra_deals", "extra_revenue"]
+    keep = [
+        "transition",
+        "from_stage",
+        "to_stage",
+        "rep_successes",
+        "rep_n",
+        "rep_rate",
+        "benchmark_rate",
+        "benchmark_basis",
+        "shortfall",
+        "p_value",
+        "measurable",
+        "extra_deals",
+        "extra_revenue",
+    ]
     return mine[keep]
 
 
@@ -384,8 +415,14 @@ def funnel_frame(ctx: ReportContext, detail: pd.DataFrame) -> pd.DataFrame:
         for r in detail.itertuples()
     ]
     last = detail.iloc[-1]
-    rows.append({"stage": last["to_stage"], "count": int(last["rep_successes"]), "rate_to_next": np.nan,
-                 "is_leak": False})
+    rows.append(
+        {
+            "stage": last["to_stage"],
+            "count": int(last["rep_successes"]),
+            "rate_to_next": np.nan,
+            "is_leak": False,
+        }
+    )
     return pd.DataFrame(rows)
 
 
@@ -394,26 +431,30 @@ def leak_step(detail: pd.DataFrame) -> str | None:
     cand = detail[detail["measurable"].astype(bool) & (detail["shortfall"] > 0)]
     if cand.empty:
         return None
-    cand = cand.sort_values(["extra_revenue", "extra_deals", "shortfall"], ascending=False,
-                            na_position="last")
+    cand = cand.sort_values(
+        ["extra_revenue", "extra_deals", "shortfall"], ascending=False, na_position="last"
+    )
     return str(cand.iloc[0]["transition"])
 
 
 def format_leakage(ctx: ReportContext, detail: pd.DataFrame) -> pd.DataFrame:
     """Display table of the funnel steps: your rate (n), benchmark, gap, p-value, value of closing it."""
-    money = REGISTRY["total_sales"]
     rows = []
     for r in detail.itertuples():
         rows.append(
             {
                 "Step": r.transition,
                 "You": "n/a" if pd.isna(r.rep_rate) else f"{r.rep_rate:.0%} ({r.rep_successes} of {r.rep_n})",
-                "Benchmark": "n/a" if pd.isna(r.benchmark_rate) else f"{r.benchmark_rate:.0%} ({r.benchmark_basis})",
+                "Benchmark": "n/a"
+                if pd.isna(r.benchmark_rate)
+                else f"{r.benchmark_rate:.0%} ({r.benchmark_basis})",
                 "Gap": "n/a" if pd.isna(r.shortfall) else f"{-r.shortfall:+.0%}".replace("+-", "-"),
-                "Chance it is luck": "" if pd.isna(r.p_value) or pd.isna(r.shortfall) or r.shortfall <= 0
+                "Chance it is luck": ""
+                if pd.isna(r.p_value) or pd.isna(r.shortfall) or r.shortfall <= 0
                 else f"{r.p_value:.0%}",
-                "Worth if closed": "" if pd.isna(r.extra_revenue) or r.extra_revenue <= 0
-                else f"{r.extra_deals:.1f} deals, {money.format(r.extra_revenue, ctx.currency)}",
+                "Worth if closed": ""
+                if pd.isna(r.extra_revenue) or r.extra_revenue <= 0
+                else f"{r.extra_deals:.1f} deals, {_money(ctx, r.extra_revenue)}",
             }
         )
     return pd.DataFrame(rows).set_index("Step") if rows else pd.DataFrame()
@@ -449,10 +490,12 @@ def plan_section(ctx: ReportContext) -> PlanSection:
     except (PlanError, MissingDataError) as exc:
         return PlanSection(None, target, f"{intro} No plan: {exc}")
     if result.covered:
-        steady = plan_for_rep(ctx.ds, ctx.rep_id, target, as_of=ctx.as_of, fill_from_team=True,
-                              pipeline_aware=False)
+        steady = plan_for_rep(
+            ctx.ds, ctx.rep_id, target, as_of=ctx.as_of, fill_from_team=True, pipeline_aware=False
+        )
         return PlanSection(
-            result, target,
+            result,
+            target,
             f"{intro} Revenue already won and your weighted pipeline cover the goal "
             f"({_money(ctx, result.won_so_far + result.weighted_pipeline)} expected against "
             f"{_money(ctx, result.goal)}). To refill the pipeline for the periods after, keep this "
@@ -482,7 +525,8 @@ def format_plan(ps: PlanSection) -> pd.DataFrame | None:
         {
             "Needed": f["required"].map("{:,}".format).to_numpy(),
             "Likely range": [
-                "" if pd.isna(a) else f"{int(a):,} to {int(b):,}" for a, b in zip(f["p10"], f["p90"], strict=True)
+                "" if pd.isna(a) else f"{int(a):,} to {int(b):,}"
+                for a, b in zip(f["p10"], f["p90"], strict=True)
             ],
             "Per day": f["per_day"].map("{:.1f}".format).to_numpy(),
             "Per week": f["per_week"].map("{:.1f}".format).to_numpy(),
@@ -493,8 +537,14 @@ def format_plan(ps: PlanSection) -> pd.DataFrame | None:
     )
 
 
-_STAGE_WORDS = {"deals": "Deals", "proposals": "Proposals", "meetings": "Meetings", "sqls": "SQLs",
-                "leads": "Leads", "touches": "Outreach touches"}
+_STAGE_WORDS = {
+    "deals": "Deals",
+    "proposals": "Proposals",
+    "meetings": "Meetings",
+    "sqls": "SQLs",
+    "leads": "Leads",
+    "touches": "Outreach touches",
+}
 _SOURCE_WORDS = {
     "rep": "your history",
     "shrunk": "your history, steadied toward the team",
@@ -554,8 +604,15 @@ def trends(ctx: ReportContext, *, periods: int = 6) -> pd.DataFrame:
             if members:
                 st = peer_stats(values.reindex(members), pd.Series("peers", index=members)).iloc[0]
                 med = st["median"]
-            rows.append({"period": p.label, "metric": REGISTRY[m].name, "unit": REGISTRY[m].unit,
-                         "value": values.get(ctx.rep_id, np.nan), "peer_median": med})
+            rows.append(
+                {
+                    "period": p.label,
+                    "metric": REGISTRY[m].name,
+                    "unit": REGISTRY[m].unit,
+                    "value": values.get(ctx.rep_id, np.nan),
+                    "peer_median": med,
+                }
+            )
     return pd.DataFrame(rows, columns=["period", "metric", "unit", "value", "peer_median"])
 
 
@@ -590,7 +647,9 @@ def _step_kind(ctx: ReportContext, to_stage: str) -> str:
     return "other"
 
 
-def coaching_focus(ctx: ReportContext, detail: pd.DataFrame, activity: pd.DataFrame, *, k: int = 3) -> list[FocusItem]:
+def coaching_focus(
+    ctx: ReportContext, detail: pd.DataFrame, activity: pd.DataFrame, *, k: int = 3
+) -> list[FocusItem]:
     """The two or three gaps that matter most, ranked by what closing them is worth.
 
     Candidates: every measurable funnel step below the benchmark that is unlikely to be
@@ -599,7 +658,6 @@ def coaching_focus(ctx: ReportContext, detail: pd.DataFrame, activity: pd.DataFr
     peer median (speed to lead, follow-up, calls), which cannot be priced and come after
     the priced ones.
     """
-    money = REGISTRY["total_sales"]
     items: list[FocusItem] = []
     if not detail.empty:
         cand = detail[detail["measurable"].astype(bool) & (detail["shortfall"] > 0)]
@@ -621,15 +679,24 @@ def coaching_focus(ctx: ReportContext, detail: pd.DataFrame, activity: pd.DataFr
     act = activity.set_index("metric") if len(activity) else pd.DataFrame()
     fmt = _fmt(ctx)
     for m, title, suggestion in (
-        ("pct_leads_responded_1h", "Answer new leads faster",
-         "Block time for new leads and answer each within the hour: the articles find a first "
-         "reply within an hour is seven times likelier to reach a decision maker."),
-        ("pct_leads_followed_up", "Follow up every contact",
-         "Plan a second touch for every lead you contact: about half of reps never follow up a "
-         "second time, and most sales close between the 5th and 12th contact."),
-        ("calls_made", "Make more calls",
-         "Protect a daily calling block at your best connect hours and prepare the call list the "
-         "day before."),
+        (
+            "pct_leads_responded_1h",
+            "Answer new leads faster",
+            "Block time for new leads and answer each within the hour: the articles find a first "
+            "reply within an hour is seven times likelier to reach a decision maker.",
+        ),
+        (
+            "pct_leads_followed_up",
+            "Follow up every contact",
+            "Plan a second touch for every lead you contact: about half of reps never follow up a "
+            "second time, and most sales close between the 5th and 12th contact.",
+        ),
+        (
+            "calls_made",
+            "Make more calls",
+            "Protect a daily calling block at your best connect hours and prepare the call list the "
+            "day before.",
+        ),
     ):
         if m not in act.index:
             continue
@@ -646,7 +713,7 @@ def coaching_focus(ctx: ReportContext, detail: pd.DataFrame, activity: pd.DataFr
                 suggestion=suggestion,
             )
         )
-    items.sort(key=lambda i: (-i.impact_revenue if not math.isnan(i.impact_revenue) else math.inf))
+    items.sort(key=lambda i: -i.impact_revenue if not math.isnan(i.impact_revenue) else math.inf)
     if not items:
         return []
     return items[:k]
@@ -655,15 +722,18 @@ def coaching_focus(ctx: ReportContext, detail: pd.DataFrame, activity: pd.DataFr
 def format_focus(ctx: ReportContext, items: list[FocusItem]) -> str:
     """The coaching focus as Markdown (numbered, with the numbers and the suggestion)."""
     if not items:
-        return ("Nothing stands out against your peers this period: keep your current rhythm and "
-                "look at the trends below.")
-    money = REGISTRY["total_sales"]
+        return (
+            "Nothing stands out against your peers this period: keep your current rhythm and "
+            "look at the trends below."
+        )
     lines = []
     for i, it in enumerate(items, 1):
         worth = ""
         if not math.isnan(it.impact_revenue) and it.impact_revenue > 0:
-            worth = (f" Closing this gap is worth about {it.impact_deals:.1f} deals, "
-                     f"{money.format(it.impact_revenue, ctx.currency)}, at your current volume.")
+            worth = (
+                f" Closing this gap is worth about {it.impact_deals:.1f} deals, "
+                f"{_money(ctx, it.impact_revenue)}, at your current volume."
+            )
         lines.append(f"{i}. **{it.title}.** {it.evidence}.{worth} *{it.suggestion}*")
     return "\n".join(lines)
 
@@ -678,14 +748,29 @@ def definitions(metrics: list[str]) -> pd.DataFrame:
         if m not in REGISTRY:
             continue
         d = REGISTRY[m]
-        rows.append({"Metric": d.name, "Id": m, "Formula": d.formula,
-                     "Kind": d.indicator, "Needs": ", ".join(d.needs)})
+        rows.append(
+            {
+                "Metric": d.name,
+                "Id": m,
+                "Formula": d.formula,
+                "Kind": d.indicator,
+                "Needs": ", ".join(d.needs),
+            }
+        )
     return pd.DataFrame(rows).set_index("Metric") if rows else pd.DataFrame()
 
 
 def used_metrics(ctx: ReportContext) -> list[str]:
-    return list(dict.fromkeys([*HEADLINE, *LEADING.get(ctx.role, LEADING["AE"]),
-                               *TRENDS.get(ctx.role, TRENDS["AE"]), "leakage_stage"]))
+    return list(
+        dict.fromkeys(
+            [
+                *HEADLINE,
+                *LEADING.get(ctx.role, LEADING["AE"]),
+                *TRENDS.get(ctx.role, TRENDS["AE"]),
+                "leakage_stage",
+            ]
+        )
+    )
 
 
 def key_numbers(ctx: ReportContext) -> str:

@@ -63,7 +63,9 @@ def check_parameters(parameters: dict[str, object]) -> dict[str, object]:
         )
     for name, value in parameters.items():
         if value is not None and not isinstance(value, str | bool | int | float):
-            raise ReportError(f"report parameter {name} must be text, a number or true/false, got {type(value).__name__}")
+            raise ReportError(
+                f"report parameter {name} must be text, a number or true/false, got {type(value).__name__}"
+            )
     return json.loads(json.dumps(parameters))
 
 
@@ -99,8 +101,12 @@ def render_rep_report(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     params = check_parameters(
-        {"data": str(Path(data).resolve()) if data else None, "rep_id": rep_id, "period": period,
-         "static": True}
+        {
+            "data": str(Path(data).resolve()) if data else None,
+            "rep_id": rep_id,
+            "period": period,
+            "static": True,
+        }
     )
     ds = open_dataset(data)
     ctx_meta = report.report_metadata(report.context(ds, rep_id, period))
@@ -120,8 +126,10 @@ def render_rep_report(
     except Exception as exc:  # papermill raises PapermillExecutionError for a failing cell
         if tmp_nb.exists():
             os.replace(tmp_nb, out / f"{name}.failed.ipynb")
-        raise ReportError(f"the report for {rep_id} failed: {_first_line(exc)} "
-                          f"(the failed notebook is {out / (name + '.failed.ipynb')})") from exc
+        raise ReportError(
+            f"the report for {rep_id} failed: {_first_line(exc)} "
+            f"(the failed notebook is {out / (name + '.failed.ipynb')})"
+        ) from exc
     nb = nbformat.read(tmp_nb, as_version=4)
     nb.metadata["kpikit"] = ctx_meta
     nbformat.write(nb, tmp_nb)

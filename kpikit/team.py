@@ -17,11 +17,11 @@ Examples
 --------
 >>> ds = _example()
 >>> reps_side_by_side(ds, "2026-10", metrics=["total_sales", "win_rate"]).format()
-    Name  Team Role Level Total sales (USD)               Win rate
+     Team Role Level Total sales (USD)               Win rate
 Rep
-r1   Ann  East   AE   mid               100     50.0% (9–91%, n=2)
-r2    Bo  East   AE   mid               300  100.0% (21–100%, n=1)
-r3    Cy  West  SDR   mid                 0              n/a (n=0)
+Ann  East   AE   mid               100     50.0% (9–91%, n=2)
+Bo   East   AE   mid               300  100.0% (21–100%, n=1)
+Cy   West  SDR   mid                 0              n/a (n=0)
 """
 
 from __future__ import annotations
@@ -266,13 +266,6 @@ def _range_text(lo: float, hi: float) -> str:
     return f"{lo * 100:.{digits}f}–{hi * 100:.{digits}f}%"
 
 
-def _rate_cell(text: str, lo: float, hi: float, n: float) -> str:
-    """"45.0% (30–61%, n=20)": the value, its Wilson 95% interval and its sample size."""
-    n_text = "n=?" if pd.isna(n) else f"n={int(n):,}"
-    interval = _range_text(lo, hi)
-    return f"{text} ({interval}, {n_text})" if interval else f"{text} ({n_text})"
-
-
 def _header(metric: str, currency: str) -> str:
     d = _definition(metric)
     if currency and d.unit in ("currency", "currency_per_day"):
@@ -326,6 +319,50 @@ class Note:
 
 # ---------------------------------------------------------------------------- results
 
+#: A display cell: the value, a detail (interval and n, or a reason) shown beside or under
+#: it, and whether it is a number (right-aligned in the report) rather than text.
+Cell = tuple[str, str, bool]
+
+
+def _text_cell(value: object) -> Cell:
+    return (_text(value), "", False)
+
+
+def _metric_cell(metric: str, value: object, detail: str = "", currency: str = "") -> Cell:
+    return (_fmt(metric, value, currency), detail, _definition(metric).unit != "text")
+
+
+def _plain(cell: Cell) -> str:
+    main, detail, _ = cell
+    return f"{main} ({detail})" if detail else main
+
+
+def _html_cell(cell: Cell) -> str:
+    main, detail, number = cell
+    shown = html.escape(main)
+    if detail:
+        return f"{shown}<br><small>{html.escape(detail)}</small>"
+    # markup inside the cell keeps kpikit.render from marking it as (left-aligned) text
+    return f'<span class="kp-num">{shown}</span>' if number else shown
+
+
+def _html_label(label: object) -> str:
+    """An escaped header; one of several words goes on two lines split near its middle
+    (narrow columns, so a view with many metrics fits the page)."""
+    text = str(label)
+    spaces = [i for i, ch in enumerate(text) if ch == " "]
+    if len(text) <= 9 or not spaces:
+        return html.escape(text)
+    cut = min(spaces, key=lambda i: max(i, len(text) - i - 1))
+    return f"{html.escape(text[:cut])}<br>{html.escape(text[cut + 1:])}"
+
+
+def _detail(lo: float, hi: float, n: float) -> str:
+    """"30–61%, n=20": a rate's Wilson 95% interval and sample size."""
+    n_text = "n=?" if pd.isna(n) else f"n={int(n):,}"
+    interval = _range_text(lo, hi)
+    return f"{interval}, {n_text}" if interval else n_text
+
 
 @dataclass(repr=False)
 class TeamTable:
@@ -334,6 +371,8 @@ class TeamTable:
     ``frame`` holds the numbers (fractions, amounts, NaN for missing), ``metrics``
     the ids shown in order, ``unavailable`` the metrics the dataset cannot support
     with their reason, ``notes`` anything else the reader should know.
+    :meth:`format` gives display strings; in a notebook the table shows itself as
+    HTML followed by the notes and what is not available.
     """
 
     frame: pd.DataFrame
@@ -342,21 +381,45 @@ class TeamTable:
     notes: list[str] = field(default_factory=list)
     currency: str = ""
 
-    def format(self) -> pd.DataFrame:
-        """Display strings (percentages, amounts, "n/a"), columns named for people."""
+    def _cells(self) -> pd.DataFrame:
+        """Display cells ``(value, detail)`` with labels for people (subclasses)."""
         raise NotImplementedError
+
+    def format(self) -> pd.DataFrame:
+        """Display strings (percentages, amounts, "n/a"), columns and rows named for people."""
+        return self._cells().map(_plain)
 
     def messages(self) -> list[str]:
         """The notes, then one line per reason metrics are not available."""
         return [*self.notes, *_missing_lines(self.unavailable)]
 
+    def _shown(self) -> bool:
+        return bool(len(self.frame) and self.metrics)
+
     def _repr_html_(self) -> str:
-        table = self.format().to_html() if len(self.frame) and self.metrics else ""
+        table = ""
+        if self._shown():
+            cells = self._cells()
+            shown = cells.map(_html_cell)
+            shown.columns = [_html_label(c) for c in cells.columns]
+            shown.index = [html.escape(str(i)) for i in cells.index]
+            shown.columns.name = html.escape(str(cells.index.name or ""))  # corner label
+            table = shown.to_html(escape=False)
         return table + _notes_html(self.messages())
 
     def __repr__(self) -> str:
-        parts = [self.format().to_string()] if len(self.frame) and self.metrics else []
+        parts = [self.format().to_string()] if self._shown() else []
         return "\n".join([*parts, *self.messages()])
+
+
+def _row_labels(frame: pd.DataFrame) -> list[str]:
+    """Rep names (``"name (rep_id)"`` when a name repeats), else the index labels."""
+    ids = [_text(i) for i in frame.index]
+    if "name" not in frame.columns:
+        return ids
+    names = [_text(v) for v in frame["name"]]
+    repeated = pd.Series(names).duplicated(keep=False).to_numpy()
+    return [f"{n} ({i})" if r else n for n, i, r in zip(names, ids, repeated, strict=True)]
 
 
 @dataclass(repr=False)
@@ -364,34 +427,43 @@ class RepTable(TeamTable):
     """Rows are reps (or teams and the org), columns who they are and then one per metric.
 
     A rate column ``<id>`` comes with ``<id>_n``, ``<id>_ci_low`` and
-    ``<id>_ci_high`` (its sample size and Wilson 95% interval); ``format()``
-    shows them in one cell: "45.0% (30–61%, n=20)".
+    ``<id>_ci_high`` (its sample size and Wilson 95% interval), shown with it:
+    "45.0% (30–61%, n=20)". With ``metrics_as_rows`` the display is transposed
+    (one column per row of ``frame``: teams read best that way).
     """
 
-    def format(self) -> pd.DataFrame:
+    metrics_as_rows: bool = False
+
+    def _cells(self) -> pd.DataFrame:
         f = self.frame
-        out = pd.DataFrame(index=f.index)
+        extra = {f"{m}_{x}" for m in self.metrics for x in _INTERVAL}
+        columns: dict[str, list[Cell]] = {}
         for column in f.columns:
-            if column in self.metrics or any(
-                column == f"{m}_{x}" for m in self.metrics for x in _INTERVAL
-            ):
+            if column in self.metrics or column in extra or column == "name":
                 continue
-            values = f[column]
-            out[column.capitalize()] = (
-                [f"{int(v):,}" for v in values] if column == "reps" else [_text(v) for v in values]
-            )
+            if column == "reps":
+                columns["Reps"] = [(f"{int(v):,}", "", True) for v in f[column]]
+            else:
+                columns[column.capitalize()] = [_text_cell(v) for v in f[column]]
         for m in self.metrics:
-            cells = [_fmt(m, v) for v in f[m]]
             if f"{m}_n" in f.columns:
-                cells = [
-                    _rate_cell(t, lo, hi, n)
-                    for t, lo, hi, n in zip(
-                        cells, f[f"{m}_ci_low"], f[f"{m}_ci_high"], f[f"{m}_n"], strict=True
+                details = [
+                    _detail(lo, hi, n)
+                    for lo, hi, n in zip(
+                        f[f"{m}_ci_low"], f[f"{m}_ci_high"], f[f"{m}_n"], strict=True
                     )
                 ]
-            out[_header(m, self.currency)] = cells
-        out.index = [_text(i) for i in f.index]
-        out.index.name = "Rep" if f.index.name == "rep_id" else str(f.index.name).capitalize()
+            else:
+                details = [""] * len(f)
+            columns[_header(m, self.currency)] = [
+                _metric_cell(m, v, d) for v, d in zip(f[m], details, strict=True)
+            ]
+        name = "Rep" if f.index.name == "rep_id" else str(f.index.name or "").capitalize()
+        out = pd.DataFrame(columns, index=pd.Index(_row_labels(f), name=name), dtype=object)
+        if self.metrics_as_rows:
+            out = out.T
+            out.index.name = "Metric"
+            out.columns.name = None
         return out
 
 
@@ -406,68 +478,75 @@ class RoleView(RepTable):
 class HeadlineTable(TeamTable):
     """One row per metric: ``value`` and, for rates, ``n``, ``ci_low``, ``ci_high``."""
 
-    def format(self) -> pd.DataFrame:
-        rows = []
-        for m, row in self.frame.iterrows():
-            is_rate = pd.notna(row.get("n"))
-            rows.append(
-                {
-                    "Metric": _definition(m).name,
-                    "Value": _fmt(m, row["value"], self.currency),
-                    "Likely range (95%)": _range_text(row["ci_low"], row["ci_high"]),
-                    "Based on": f"{int(row['n']):,}" if is_rate else "",
-                }
-            )
-        return pd.DataFrame(rows).set_index("Metric")
+    def _cells(self) -> pd.DataFrame:
+        f = self.frame
+        rates = f["n"].notna()
+        out = pd.DataFrame(
+            {
+                "Value": [
+                    _metric_cell(m, v, currency=self.currency) for m, v in f["value"].items()
+                ],
+                "Likely range (95%)": [
+                    (_range_text(lo, hi), "", True)
+                    for lo, hi in zip(f["ci_low"], f["ci_high"], strict=True)
+                ],
+                "Based on": [
+                    (f"{int(n):,}" if r else "", "", True) for n, r in zip(f["n"], rates, strict=True)
+                ],
+            },
+            index=pd.Index([_definition(m).name for m in f.index], name="Metric"),
+            dtype=object,
+        )
+        return out
 
 
 @dataclass(repr=False)
 class TrendTable(TeamTable):
     """One row per metric, one column per period (oldest first), the org's values."""
 
-    def format(self) -> pd.DataFrame:
-        out = pd.DataFrame(
-            [[_fmt(m, v) for v in self.frame.loc[m]] for m in self.metrics],
+    def _cells(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            [[_metric_cell(m, v) for v in self.frame.loc[m]] for m in self.metrics],
             index=pd.Index([_header(m, self.currency) for m in self.metrics], name="Metric"),
-            columns=self.frame.columns,
+            columns=list(self.frame.columns),
+            dtype=object,
         )
-        return out
 
 
 @dataclass(repr=False)
 class BenchmarkTable(TeamTable):
     """Per metric and level: ``n_reps``, ``median``, ``p25``, ``p75``, ``suppressed``.
 
-    Groups with fewer than ``min_group`` reps with a value are suppressed (NaN).
+    Groups with fewer than ``min_group`` reps with a value are suppressed (NaN)
+    and shown as "not shown (fewer than 5 reps: 2)".
     """
 
     min_group: int = MIN_GROUP
 
-    def format(self) -> pd.DataFrame:
+    def _cells(self) -> pd.DataFrame:
         f = self.frame
         levels = list(pd.unique(f.index.get_level_values("level")))
-        out = pd.DataFrame(
-            index=pd.Index([_header(m, self.currency) for m in self.metrics], name="Metric"),
-            columns=levels,
-            dtype=object,
-        )
+        rows = []
         for m in self.metrics:
+            row: list[Cell] = []
             for level in levels:
                 if (m, level) not in f.index:
-                    out.loc[_header(m, self.currency), level] = _NA
+                    row.append((_NA, "", True))
                     continue
-                row = f.loc[(m, level)]
-                n = int(row["n_reps"])
-                if row["suppressed"]:
-                    text = f"fewer than {self.min_group} reps (n={n})"
+                st = f.loc[(m, level)]
+                n = int(st["n_reps"])
+                if st["suppressed"]:
+                    row.append(("not shown", f"fewer than {self.min_group} reps: {n}", True))
                 else:
-                    text = (
-                        f"{_fmt(m, row['median'])} ({_fmt(m, row['p25'])} to "
-                        f"{_fmt(m, row['p75'])}, n={n})"
-                    )
-                out.loc[_header(m, self.currency), level] = text
-        out.columns = [str(c).capitalize() for c in out.columns]
-        return out
+                    spread = f"{_fmt(m, st['p25'])} to {_fmt(m, st['p75'])}, n={n}"
+                    row.append(_metric_cell(m, st["median"], spread))
+            rows.append(row)
+        return pd.DataFrame(
+            rows,
+            index=pd.Index([_header(m, self.currency) for m in self.metrics], name="Metric"),
+            columns=[str(c).capitalize() for c in levels],
+            dtype=object,
+        )
 
 
 # ---------------------------------------------------------------------------- sections
@@ -557,7 +636,9 @@ def _management(ds: Dataset, period: Period | str, metrics: Sequence[str]) -> Ro
         frame = org.rename(index={ORG_LABEL: "All reps"})
         frame.index.name = "team"
         notes.append("Rows per team: not available: needs reps.team")
-    return RoleView(frame, shown, unavailable, notes, ds.config.currency, role="management")
+    return RoleView(
+        frame, shown, unavailable, notes, ds.config.currency, metrics_as_rows=True, role="management"
+    )
 
 
 def get_groupings(metric: str) -> tuple[str, ...]:
@@ -592,7 +673,7 @@ def role_view(ds: Dataset, period: Period | str, role: str) -> RoleView:
     if key == "management":
         return _management(ds, period, metrics)
     table = reps_side_by_side(ds, period, metrics=metrics, role=key)
-    frame = table.frame.drop(columns="role", errors="ignore")
+    frame = table.frame.drop(columns=["role", "level"], errors="ignore")
     notes = [] if len(frame) else [f"No reps with role {key} in this dataset (reps.role)"]
     return RoleView(frame, table.metrics, table.unavailable, notes, table.currency, role=key)
 
@@ -698,7 +779,7 @@ def attainment_chart(summary: AttainmentSummary, *, static: bool) -> Any:
     if summary.unavailable:
         return Note(summary.unavailable)
     chart = plots.attainment_distribution(summary.distribution[["attainment", "label"]])
-    return plots.show(chart, static=static)
+    return plots.show(chart.properties(width=560), static=static)
 
 
 def level_benchmarks(
@@ -744,7 +825,11 @@ def level_benchmarks(
         parts[m] = stats.rename_axis("level")
         numeric.append(m)
     if parts:
+        order = pd.unique(levels.to_numpy())  # levels in first-seen order of the reps table
         frame = pd.concat(parts, names=["metric"])
+        frame = frame.reindex(
+            [(m, lv) for m in parts for lv in order if (m, lv) in frame.index]
+        )
     else:
         frame = pd.DataFrame(
             columns=["n_reps", "median", "p25", "p75", "suppressed"],
@@ -819,16 +904,16 @@ def trend_table(
 
 
 def definitions(*items: TeamTable | AttainmentSummary | str) -> pd.DataFrame:
-    """The registry definitions of the metrics shown: ``name``, ``formula``, ``indicator``.
+    """The registry definitions of the metrics shown, for a definitions footer.
 
-    ``items`` are results of this module or metric ids; metrics are listed once,
-    in the order first shown.
+    One row per metric id (the index; its header "Id" sits in the corner):
+    ``Metric`` (display name), ``Formula`` and ``Leading / lagging``. ``items`` are results of this module or metric ids;
+    metrics are listed once, in the order first shown.
 
-    >>> definitions("total_sales", "win_rate")[["name", "indicator"]]
-                        name indicator
-    id
-    total_sales  Total sales   lagging
-    win_rate        Win rate   lagging
+    >>> definitions("total_sales", "win_rate")[["Metric", "Leading / lagging"]]
+    Id                Metric Leading / lagging
+    total_sales  Total sales           lagging
+    win_rate        Win rate           lagging
     """
     ids: list[str] = []
     for item in items:
@@ -836,11 +921,12 @@ def definitions(*items: TeamTable | AttainmentSummary | str) -> pd.DataFrame:
     rows = [_definition(m) for m in dict.fromkeys(ids)]
     return pd.DataFrame(
         {
-            "name": [d.name for d in rows],
-            "formula": [d.formula for d in rows],
-            "indicator": [d.indicator for d in rows],
+            "Metric": [d.name for d in rows],
+            "Formula": [d.formula for d in rows],
+            "Leading / lagging": [d.indicator for d in rows],
         },
-        index=pd.Index([d.id for d in rows], name="id"),
+        index=pd.Index([d.id for d in rows]),
+        columns=pd.Index(["Metric", "Formula", "Leading / lagging"], name="Id"),  # corner label
     )
 
 

@@ -142,7 +142,7 @@ class _Prefill:
 
 
 class PlannerWidget:
-    """Live reverse-funnel planner for one rep; build it with :meth:`from_history` or :meth:`manual`.
+    """Live reverse-funnel planner for one rep: :meth:`from_history` or :meth:`manual` builds it.
 
     Attributes
     ----------
@@ -209,7 +209,11 @@ class PlannerWidget:
         for name, value in given.items():
             if name not in RATE_NAMES:
                 raise PlanError(f"unknown rate {name!r}; use one of {', '.join(RATE_NAMES)}")
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 <= value <= 1:
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, numbers.Real)
+                or not 0 <= value <= 1
+            ):
                 raise PlanError(
                     f"rate {name} must be a fraction in [0, 1] (0.2 for 20%), got {value!r}"
                 )
@@ -304,7 +308,9 @@ class PlannerWidget:
             sources["avg_deal"], texts["avg_deal"] = "missing", f"{exc}"
         else:
             text = said[-1].removeprefix("average deal = ")
-            sources["avg_deal"] = text.split("'", 1)[0]  # "rep" / "team" / "org"
+            sources["avg_deal"] = next(
+                (who for who in ("rep", "team", "org") if text.startswith(f"{who}'s")), "rep"
+            )
             texts["avg_deal"] = text
             notes["avg_deal"] = said[-1]
 
@@ -325,7 +331,9 @@ class PlannerWidget:
         days = working_days_left(ds, p, when)
         sources["working_days"] = "calendar"
         if when is not None and when >= p.start:
-            texts["working_days"] = f"working days left in {p.label} after the data ({when:%d %b %Y})"
+            texts["working_days"] = (
+                f"working days left in {p.label} after the data ({when:%d %b %Y})"
+            )
         else:
             texts["working_days"] = f"working days in {p.label}"
         if days == 0:
@@ -379,11 +387,15 @@ class PlannerWidget:
             ("working_days", "Working days", self.working_days),
         ):
             self.source_labels[key] = widgets.HTML()
-            rows.append(widgets.HBox([widgets.Label(text, layout=label), control, self.source_labels[key]]))
+            rows.append(
+                widgets.HBox([widgets.Label(text, layout=label), control, self.source_labels[key]])
+            )
             control.observe(partial(self._edited, key), "value")
         rows.append(widgets.HTML("<b>Conversion rates (%)</b>"))
         for name in RATE_ORDER:
-            self.use[name] = widgets.Checkbox(description=RATE_LABELS[name], indent=False, layout=label)
+            self.use[name] = widgets.Checkbox(
+                description=RATE_LABELS[name], indent=False, layout=label
+            )
             self.rates[name] = widgets.BoundedFloatText(min=0.0, max=100.0, step=0.1, layout=box)
             self.source_labels[name] = widgets.HTML()
             rows.append(widgets.HBox([self.use[name], self.rates[name], self.source_labels[name]]))
@@ -486,7 +498,9 @@ class PlannerWidget:
             if goal is not None:
                 self.goal.value = _money(goal) if isinstance(goal, numbers.Real) else goal
             if avg_deal is not None:
-                self.avg_deal.value = _money(avg_deal) if isinstance(avg_deal, numbers.Real) else avg_deal
+                self.avg_deal.value = (
+                    _money(avg_deal) if isinstance(avg_deal, numbers.Real) else avg_deal
+                )
             if working_days is not None:
                 self.working_days.value = working_days
             for name, value in (rates or {}).items():
@@ -561,7 +575,9 @@ class PlannerWidget:
             self.plan, self.error = None, _for_widget(str(exc))
         else:
             unchanged = [key for key in ("goal", "avg_deal") if key in self._exact]
-            result.notes[:0] = [self._initial.notes[k] for k in unchanged if k in self._initial.notes]
+            result.notes[:0] = [
+                self._initial.notes[k] for k in unchanged if k in self._initial.notes
+            ]
             self.plan, self.error = result, None
         self._render()
 
@@ -635,9 +651,9 @@ class PlannerWidget:
             elif key in unused:
                 text = f"{text}; not used: {unused[key]}"
             colour = "#767676" if self.sources.get(key) != "missing" else WARN
-            self.source_labels[key].value = (
-                f"<span style='color:{colour};font-size:90%'>{html.escape(text)}</span>"
-            )
+            self.source_labels[
+                key
+            ].value = f"<span style='color:{colour};font-size:90%'>{html.escape(text)}</span>"
 
     def _show_chart(self, chart: Any) -> None:
         if isinstance(self.chart_view, widgets.HTML):
@@ -679,9 +695,7 @@ def _amount(what: str, text: str) -> float | None:
     try:
         return float(cleaned)
     except ValueError:
-        raise PlanError(
-            f"{what}: {text!r} is not a number; type digits such as 100,000"
-        ) from None
+        raise PlanError(f"{what}: {text!r} is not a number; type digits such as 100,000") from None
 
 
 def _shown_pct(value: float) -> float:

@@ -39,7 +39,9 @@ def test_previous_and_history_step_by_the_period_kind():
 
 def test_contains_is_half_open_and_false_for_missing_times():
     p = Period.parse("2026-10")
-    s = pd.Series(pd.to_datetime(["2026-09-30 23:59", "2026-10-01 00:00", "2026-10-31 23:59", "2026-11-01 00:00", None]))
+    s = pd.Series(
+        pd.to_datetime(["2026-09-30 23:59", "2026-10-01 00:00", "2026-10-31 23:59", "2026-11-01 00:00", None])
+    )
     assert p.contains(s).tolist() == [False, True, True, False, False]
 
 

@@ -51,7 +51,9 @@ def _history_frames(open_deal: bool = False) -> dict[str, pd.DataFrame]:
     hist = [(f"O{i}", "SQL", "2026-05-10 09:00") for i in range(1, 21)]
     hist += [(f"O{i}", "Meeting", "2026-05-20 09:00") for i in range(1, 11)]
     hist += [(f"O{i}", "Proposal", "2026-06-01 09:00") for i in range(1, 6)]
-    hist += [(f"O{i}", s, f"{c} 12:00") for i, (s, c) in enumerate(zip(stage, close, strict=True), 1)]
+    hist += [
+        (f"O{i}", s, f"{c} 12:00") for i, (s, c) in enumerate(zip(stage, close, strict=True), 1)
+    ]
     if open_deal:
         opps = pd.concat(
             [
@@ -109,7 +111,13 @@ def test_stage_rates_set_in_the_boxes_walk_8_deals_up_to_50_sqls(by_hand):
     by_hand.rates["proposal_to_won"].value = 80
     by_hand.rates["meeting_to_proposal"].value = 40
     by_hand.rates["sql_to_meeting"].value = 50
-    assert _required(by_hand) == {"leads": 80, "sqls": 50, "meetings": 25, "proposals": 10, "deals": 8}
+    assert _required(by_hand) == {
+        "leads": 80,
+        "sqls": 50,
+        "meetings": 25,
+        "proposals": 10,
+        "deals": 8,
+    }
 
 
 def test_rates_are_percent_in_the_boxes_and_fractions_in_the_plan(by_hand):
@@ -121,7 +129,10 @@ def test_rates_are_percent_in_the_boxes_and_fractions_in_the_plan(by_hand):
 def test_table_lists_the_funnel_top_first_with_per_day_and_per_week(by_hand):
     t = by_hand.table
     assert t["stage"].tolist() == ["leads", "deals"]
-    assert t[["required", "per_day", "per_week"]].values.tolist() == [[200, 10.0, 50.0], [20, 1.0, 5.0]]
+    assert t[["required", "per_day", "per_week"]].values.tolist() == [
+        [200, 10.0, 50.0],
+        [20, 1.0, 5.0],
+    ]
     assert "p10" not in t.columns  # manual rates have no sample size: no range column
 
 
@@ -157,7 +168,10 @@ def test_an_empty_goal_shows_the_planner_message(by_hand):
 
 def test_text_that_is_not_a_number_says_which_box(by_hand):
     by_hand.avg_deal.value = "five thousand"
-    assert by_hand.error == "average deal: 'five thousand' is not a number; type digits such as 100,000"
+    assert (
+        by_hand.error
+        == "average deal: 'five thousand' is not a number; type digits such as 100,000"
+    )
 
 
 def test_zero_working_days_shows_the_planner_message(by_hand):
@@ -257,7 +271,9 @@ def test_editing_a_prefilled_rate_makes_it_manual_and_drops_its_range(history_ds
     w = PlannerWidget.from_history(history_ds, "R1", "2026-11")
     assert w.table.set_index("stage").loc["proposals", "p10"] > 0
     w.rates["proposal_to_won"].value = 50
-    assert w.sources["proposal_to_won"] == "manual" and w.source_text("proposal_to_won") == "typed in"
+    assert (
+        w.sources["proposal_to_won"] == "manual" and w.source_text("proposal_to_won") == "typed in"
+    )
     row = w.table.set_index("stage").loc["proposals"]
     assert row["rate_source"] == "manual" and row["required"] == 10  # 5 deals / 50%
     assert pd.isna(row["p10"]) and pd.isna(row["p90"])
