@@ -37,6 +37,7 @@ def test_the_clean_check_catches_stray_outputs():
     cell = nbformat.v4.new_code_cell("1 + 1", metadata={"tags": ["parameters"]})
     cell.execution_count = 3
     cell.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"}, execution_count=3)]
+    nb.cells.append(cell)
     found = nbtools.problems(nb, "x")
     assert any("execution_count" in f for f in found)
     assert any("not marked" in f for f in found)
