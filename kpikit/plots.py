@@ -182,7 +182,9 @@ def to_svg(chart: alt.TopLevelMixin) -> str:
     True
     """
     with kpikit_theme():
-        spec = chart.to_dict()
+        # No JSON-schema validation here: it costs a third of the rendering and the
+        # chart functions' specs are validated by their tests (``chart.to_dict()``).
+        spec = chart.to_dict(validate=False)
     return vl_convert.vegalite_to_svg(spec, vl_version=_vl_version(), allowed_base_urls=[])
 
 

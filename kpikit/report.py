@@ -17,8 +17,12 @@ trends, coaching focus, definitions.
 
 from __future__ import annotations
 
+import html
 import math
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -138,6 +142,43 @@ class ReportContext:
         self.notes.setdefault(section, []).append(text)
 
 
+_T = TypeVar("_T")
+
+
+def _memo(ds: Dataset, key: tuple, build: Callable[[], _T]) -> _T:
+    """Memoise an org-wide result on the dataset (keyed on the identity of its tables).
+
+    The org-wide inputs of a report (the period's metric tables for every rep, the
+    leakage table, the data date) are the same for every rep, so a batch computes
+    them once per dataset instead of once per rep. As in
+    :func:`kpikit.metrics.funnel._cached`, the tables of a validated dataset are
+    treated as read-only: replacing a table (or the config) makes a new key.
+    """
+    ident = (id(ds.config), *(id(ds.tables.get(t)) for t in sorted(ds.tables)))
+    cache: dict[Any, Any] = ds.__dict__.setdefault("_report_cache", {})
+    if cache.get("_ident") != ident:
+        cache.clear()
+        cache["_ident"] = ident
+    if key not in cache:
+        cache[key] = build()
+    return cache[key]
+
+
+def _table(ds: Dataset, period: Period, metrics: list[str]) -> MetricTable:
+    """``metric_table(ds, period, metrics=metrics)`` for every rep, computed once per dataset.
+
+    A shallow copy is returned so a caller changing it never changes the cached table.
+    """
+    t = _memo(ds, ("table", period.label, tuple(metrics)), lambda: metric_table(ds, period, metrics=metrics))
+    return MetricTable(
+        t.period, t.by, t.values.copy(deep=False), dict(t.details), dict(t.unavailable)
+    )
+
+
+def _data_date(ds: Dataset) -> pd.Timestamp | None:
+    return _memo(ds, ("data_date",), lambda: ds.date_range()[1])
+
+
 def _attr(ds: Dataset, rep_id: str, column: str) -> str | None:
     if not ds.has("reps", column):
         return None
@@ -186,14 +227,14 @@ def context(
         rep_id=rep_id,
         period=p,
         window=Period.trailing(p, window * p.months if p.kind != "months" else window),
-        as_of=pd.Timestamp(as_of) if as_of is not None else ds.date_range()[1],
+        as_of=pd.Timestamp(as_of) if as_of is not None else _data_date(ds),
         rep_name=_attr(ds, rep_id, "name") or rep_id,
         role=role,
         team=_attr(ds, rep_id, "team"),
         level=_attr(ds, rep_id, "level"),
         peers=peer_group(ds, rep_id),
-        table=metric_table(ds, p, metrics=_table_metrics(ds, role)),
-        previous=metric_table(ds, p.previous(), metrics=list(HEADLINE)),
+        table=_table(ds, p, _table_metrics(ds, role)),
+        previous=_table(ds, p.previous(), list(HEADLINE)),
     )
 
 
@@ -377,7 +418,11 @@ def leakage_detail(ctx: ReportContext) -> pd.DataFrame:
     from kpikit.metrics.conversion import leakage_by_transition
 
     try:
-        detail = leakage_by_transition(ctx.ds, ctx.window, min_group=MIN_GROUP + 1)
+        detail = _memo(
+            ctx.ds,
+            ("leakage", ctx.window.label),
+            lambda: leakage_by_transition(ctx.ds, ctx.window, min_group=MIN_GROUP + 1),
+        )
     except MissingDataError as exc:
         ctx.note("funnel", str(exc))
         return pd.DataFrame()
@@ -595,7 +640,7 @@ def trends(ctx: ReportContext, *, periods: int = 6) -> pd.DataFrame:
     members = list(ctx.peers.members) if ctx.peers else []
     rows = []
     for p in ctx.period.history(periods):
-        t = metric_table(ctx.ds, p, metrics=wanted)
+        t = _table(ctx.ds, p, wanted)
         for m in wanted:
             if m not in t.values.columns:
                 continue
@@ -785,20 +830,60 @@ def key_numbers(ctx: ReportContext) -> str:
 
 def report_metadata(ctx: ReportContext) -> dict[str, str]:
     """The report header's fields (``nb.metadata["kpikit"]``)."""
+    return _header(ctx.rep_name, ctx.period, ctx.as_of)
+
+
+def header_metadata(
+    ds: Dataset, rep_id: str, period: Period | str, *, as_of: pd.Timestamp | str | None = None
+) -> dict[str, str]:
+    """The same header fields as :func:`report_metadata`, without preparing the whole report.
+
+    >>> ds = Dataset.from_frames(reps=pd.DataFrame({"rep_id": ["r1"], "name": ["Ana"]}),
+    ...     opportunities=pd.DataFrame({"opportunity_id": ["o1"], "rep_id": ["r1"],
+    ...         "created_at": ["2026-10-05"], "stage": ["Lead"], "amount": [10.0]}))
+    >>> header_metadata(ds, "r1", "2026-10")["rep_name"], header_metadata(ds, "r1", "2026-10")["data_date"]
+    ('Ana', '2026-10-05')
+    """
+    if rep_id not in set(ds.rep_ids):
+        raise KpikitError(f"rep {rep_id!r} is not in the dataset's reps table")
+    return _header(
+        _attr(ds, rep_id, "name") or rep_id,
+        Period.parse(period),
+        pd.Timestamp(as_of) if as_of is not None else _data_date(ds),
+    )
+
+
+def _header(rep_name: str, period: Period, as_of: pd.Timestamp | None) -> dict[str, str]:
     from kpikit._version import __version__
 
     return {
         "title": "Coaching report",
-        "rep_name": ctx.rep_name,
-        "period": ctx.period.label,
-        "data_date": f"{ctx.as_of:%Y-%m-%d}" if ctx.as_of is not None else "",
+        "rep_name": rep_name,
+        "period": period.label,
+        "data_date": f"{as_of:%Y-%m-%d}" if as_of is not None else "",
         "kpikit_version": __version__,
     }
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` as literal Markdown: HTML escaped and Markdown punctuation backslash-escaped.
+
+    Names come from the data (a rep called ``<script>`` or ``*Ana*``): shown in a
+    Markdown cell they must read as typed, never as markup.
+
+    >>> markdown_text("<b>Ann_Lee</b>")
+    '&lt;b&gt;Ann\\_Lee&lt;/b&gt;'
+    """
+    return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
 def intro(ctx: ReportContext) -> str:
     """The line under the title: who, which period, compared with whom, data as of."""
-    who = " · ".join(x for x in (ctx.rep_name, ctx.role, ctx.team and f"team {ctx.team}") if x)
+    parts = (ctx.rep_name, ctx.role, ctx.team and f"team {ctx.team}")
+    who = " · ".join(markdown_text(x) for x in parts if x)
     peers = f"compared with {ctx.peers.label}" if ctx.peers else "no peer group of 5 or more"
     asof = f" · data as of {ctx.as_of:%d %b %Y}" if ctx.as_of is not None else ""
     return f"**{who}** · {ctx.period.label} · {peers}{asof}"

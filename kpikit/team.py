@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+import kpikit.metrics  # noqa: F401  (registers every metric)
 from kpikit.dataset import Dataset
 from kpikit.errors import KpikitError, MissingDataError
 from kpikit.metrics._common import ORG_LABEL, as_period, count_by, group_map
@@ -194,8 +195,6 @@ LOCAL_METRICS: dict[str, MetricDef] = {
 
 def _definition(metric: str) -> MetricDef:
     """The registry entry of ``metric`` (or its :data:`LOCAL_METRICS` entry)."""
-    import kpikit.metrics  # noqa: F401  (registers every metric)
-
     if metric in LOCAL_METRICS:
         return LOCAL_METRICS[metric]
     return get(metric)
@@ -207,7 +206,7 @@ def _definition(metric: str) -> MetricDef:
 def _compute(
     ds: Dataset, period: Period | str, by: str, metrics: Iterable[str]
 ) -> tuple[pd.DataFrame, list[str], dict[str, str]]:
-    """Values (with ``<id>_n`` / ``_ci_low`` / ``_ci_high`` beside each rate), shown ids, unavailable."""
+    """Values (``<id>_n``, ``_ci_low``, ``_ci_high`` beside each rate), ids shown, unavailable."""
     ids = list(dict.fromkeys(metrics))
     for m in ids:
         _definition(m)  # unknown id: a clear KeyError with suggestions
@@ -491,7 +490,8 @@ class HeadlineTable(TeamTable):
                     for lo, hi in zip(f["ci_low"], f["ci_high"], strict=True)
                 ],
                 "Based on": [
-                    (f"{int(n):,}" if r else "", "", True) for n, r in zip(f["n"], rates, strict=True)
+                    (f"{int(n):,}" if r else "", "", True)
+                    for n, r in zip(f["n"], rates, strict=True)
                 ],
             },
             index=pd.Index([_definition(m).name for m in f.index], name="Metric"),
@@ -623,12 +623,12 @@ def _management(ds: Dataset, period: Period | str, metrics: Sequence[str]) -> Ro
     org.insert(0, "reps", len(ds.reps))
     notes = []
     if ds.has("reps", "team"):
-        teams, _, _ = _compute(ds, period, "team", [m for m in shown if "team" in get_groupings(m)])
+        teams, _, _ = _compute(ds, period, "team", [m for m in shown if "team" in _groupings(m)])
         sizes = group_map(ds, "team").value_counts(sort=False)
         teams.insert(0, "reps", sizes.reindex(teams.index).to_numpy())
         frame = pd.concat([teams, org.rename(index={ORG_LABEL: "All reps"})])[org.columns]
         frame.index.name = "team"
-        org_only = [m for m in shown if "team" not in get_groupings(m)]
+        org_only = [m for m in shown if "team" not in _groupings(m)]
         if org_only:
             names = ", ".join(_definition(m).name for m in org_only)
             notes.append(f"{names}: for the whole org only (not split by team)")
@@ -637,12 +637,13 @@ def _management(ds: Dataset, period: Period | str, metrics: Sequence[str]) -> Ro
         frame.index.name = "team"
         notes.append("Rows per team: not available: needs reps.team")
     return RoleView(
-        frame, shown, unavailable, notes, ds.config.currency, metrics_as_rows=True, role="management"
+        frame, shown, unavailable, notes, ds.config.currency,
+        metrics_as_rows=True, role="management",
     )
 
 
-def get_groupings(metric: str) -> tuple[str, ...]:
-    """The groupings a metric can be computed for (``("rep", "team", "level", "org")`` mostly)."""
+def _groupings(metric: str) -> tuple[str, ...]:
+    """The groupings a metric can be computed for (mostly rep, team, level and org)."""
     return _definition(metric).groupings
 
 
@@ -773,7 +774,7 @@ def attainment_summary(ds: Dataset, period: Period | str) -> AttainmentSummary:
 
 
 def attainment_chart(summary: AttainmentSummary, *, static: bool) -> Any:
-    """The attainment strip chart (:func:`kpikit.plots.attainment_distribution`) or a :class:`Note`."""
+    """The strip chart of :func:`kpikit.plots.attainment_distribution`, or a :class:`Note`."""
     from kpikit import plots
 
     if summary.unavailable:
@@ -855,8 +856,6 @@ def sales_per_channel(ds: Dataset, period: Period | str) -> pd.DataFrame:
     0  outbound    300.0      1   0.75
     1  referral    100.0      1   0.25
     """
-    import kpikit.metrics  # noqa: F401  (registers every metric)
-
     result = REGISTRY["sales_by_channel"].func(ds, period, by="org")
     out = result.droplevel(0).rename_axis("channel").reset_index()
     out = out.sort_values(["revenue", "channel"], ascending=[False, True], kind="stable")
@@ -864,7 +863,7 @@ def sales_per_channel(ds: Dataset, period: Period | str) -> pd.DataFrame:
 
 
 def channel_chart(ds: Dataset, period: Period | str, *, static: bool) -> Any:
-    """The channel bars (:func:`kpikit.plots.channel_bars`) or a :class:`Note` saying what is needed."""
+    """The bars of :func:`kpikit.plots.channel_bars`, or a :class:`Note` of what is needed."""
     from kpikit import plots
 
     try:
@@ -906,14 +905,16 @@ def trend_table(
 def definitions(*items: TeamTable | AttainmentSummary | str) -> pd.DataFrame:
     """The registry definitions of the metrics shown, for a definitions footer.
 
-    One row per metric id (the index; its header "Id" sits in the corner):
-    ``Metric`` (display name), ``Formula`` and ``Leading / lagging``. ``items`` are results of this module or metric ids;
-    metrics are listed once, in the order first shown.
+    One row per metric (index ``Metric``, the display name) with its ``Id``,
+    ``Formula``, ``Kind`` (leading / lagging) and ``Needs`` (the data it reads),
+    as in the rep coaching report. ``items`` are results of this module or metric
+    ids; metrics are listed once, in the order first shown.
 
-    >>> definitions("total_sales", "win_rate")[["Metric", "Leading / lagging"]]
-    Id                Metric Leading / lagging
-    total_sales  Total sales           lagging
-    win_rate        Win rate           lagging
+    >>> definitions("total_sales", "win_rate")[["Id", "Kind"]]
+                          Id     Kind
+    Metric
+    Total sales  total_sales  lagging
+    Win rate        win_rate  lagging
     """
     ids: list[str] = []
     for item in items:
@@ -921,12 +922,12 @@ def definitions(*items: TeamTable | AttainmentSummary | str) -> pd.DataFrame:
     rows = [_definition(m) for m in dict.fromkeys(ids)]
     return pd.DataFrame(
         {
-            "Metric": [d.name for d in rows],
+            "Id": [d.id for d in rows],
             "Formula": [d.formula for d in rows],
-            "Leading / lagging": [d.indicator for d in rows],
+            "Kind": [d.indicator for d in rows],
+            "Needs": [", ".join(d.needs) for d in rows],
         },
-        index=pd.Index([d.id for d in rows]),
-        columns=pd.Index(["Metric", "Formula", "Leading / lagging"], name="Id"),  # corner label
+        index=pd.Index([d.name for d in rows], name="Metric"),
     )
 
 
