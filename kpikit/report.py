@@ -45,6 +45,20 @@ HEADLINE = (
     "avg_deal_size",
 )
 
+#: an SDR's results are appointments and qualified leads, not revenue
+SDR_HEADLINE = (
+    "appointments_set",
+    "conv_lead_to_sql",
+    "prospects_approached",
+    "pct_leads_responded_1h",
+)
+
+
+def headline_metrics(role: str) -> tuple[str, ...]:
+    """The headline numbers of a role (revenue for AEs and AMs; appointments for SDRs)."""
+    return SDR_HEADLINE if role == "SDR" else HEADLINE
+
+
 #: leading indicators shown against peers, per role
 LEADING = {
     "SDR": (
@@ -179,6 +193,16 @@ def _data_date(ds: Dataset) -> pd.Timestamp | None:
     return _memo(ds, ("data_date",), lambda: ds.date_range()[1])
 
 
+def _peer_row(ds: Dataset, period: Period, metric: str, values: pd.Series, members: list[str]) -> pd.Series:
+    """:func:`kpikit.peers.peer_stats` of one metric over a peer group (memoised: the reps of a
+    group share it). ``values`` must be ``metric`` for ``period``, every rep."""
+    return _memo(
+        ds,
+        ("peers", period.label, metric, tuple(members)),
+        lambda: peer_stats(values.reindex(members), pd.Series("peers", index=members)).iloc[0],
+    )
+
+
 def _attr(ds: Dataset, rep_id: str, column: str) -> str | None:
     if not ds.has("reps", column):
         return None
@@ -234,7 +258,7 @@ def context(
         level=_attr(ds, rep_id, "level"),
         peers=peer_group(ds, rep_id),
         table=_table(ds, p, _table_metrics(ds, role)),
-        previous=_table(ds, p.previous(), list(HEADLINE)),
+        previous=_table(ds, p.previous(), list(headline_metrics(role))),
     )
 
 
@@ -246,7 +270,9 @@ def first_ae(ds: Dataset) -> str:
 
 
 def _table_metrics(ds: Dataset, role: str) -> list[str]:
-    wanted = list(dict.fromkeys([*HEADLINE, *LEADING.get(role, LEADING["AE"]), "touches_to_close_median"]))
+    wanted = list(
+        dict.fromkeys([*headline_metrics(role), *LEADING.get(role, LEADING["AE"]), "touches_to_close_median"])
+    )
     return [m for m in wanted if m in REGISTRY]
 
 
@@ -256,7 +282,7 @@ def _table_metrics(ds: Dataset, role: str) -> list[str]:
 def headline(ctx: ReportContext) -> pd.DataFrame:
     """The rep's headline numbers this period and last: ``metric``, ``label``, ``value``, ``previous``."""
     rows = []
-    for m in HEADLINE:
+    for m in headline_metrics(ctx.role):
         if m not in ctx.table.values.columns:
             reason = ctx.table.unavailable.get(m)
             if reason:
@@ -278,6 +304,15 @@ def headline_sentence(ctx: ReportContext, frame: pd.DataFrame) -> str:
     """One plain-language sentence about the period's result."""
     v = frame.set_index("metric")["value"] if len(frame) else pd.Series(dtype=object)
     fmt = _fmt(ctx)
+    if ctx.role == "SDR":
+        appts = v.get("appointments_set")
+        conv = v.get("conv_lead_to_sql")
+        parts = []
+        if appts is not None and not pd.isna(appts):
+            parts.append(f"In {ctx.period.label} you set {int(appts)} appointments")
+        if conv is not None and not pd.isna(conv):
+            parts.append(f"{fmt('conv_lead_to_sql', conv)} of your new leads became SQLs")
+        return ("; ".join(parts) + ".") if parts else f"No results to report for {ctx.period.label}."
     won = v.get("deals_won")
     sales = v.get("total_sales")
     parts = []
@@ -353,7 +388,7 @@ def activity_vs_peers(ctx: ReportContext) -> pd.DataFrame:
                 n=det.at[ctx.rep_id, "n"],
             )
         if members:
-            st = peer_stats(values.reindex(members), pd.Series("peers", index=members)).iloc[0]
+            st = _peer_row(ctx.ds, ctx.period, m, values, members)
             higher = d.higher_is_better is not False
             row.update(
                 peer_median=st["median"],
@@ -533,7 +568,14 @@ def plan_section(ctx: ReportContext) -> PlanSection:
     try:
         result = plan_for_rep(ctx.ds, ctx.rep_id, target, as_of=ctx.as_of, fill_from_team=True)
     except (PlanError, MissingDataError) as exc:
-        return PlanSection(None, target, f"{intro} No plan: {exc}")
+        text = str(exc)
+        if "no quota" in text:
+            return PlanSection(
+                None, target,
+                f"{intro} There is no revenue quota for you in {target.label}, so there is no goal "
+                f"to walk back up the funnel; the self-coaching planner lets you set one.",
+            )
+        return PlanSection(None, target, f"{intro} No plan: {text}")
     if result.covered:
         steady = plan_for_rep(
             ctx.ds, ctx.rep_id, target, as_of=ctx.as_of, fill_from_team=True, pipeline_aware=False
@@ -549,6 +591,22 @@ def plan_section(ctx: ReportContext) -> PlanSection:
         )
     summary = result.summary()
     return PlanSection(result, target, f"{intro} {summary[0].upper()}{summary[1:]}.")
+
+
+def plan_display(ctx: ReportContext, ps: PlanSection, *, static: bool = True) -> list:
+    """What the plan section shows after its message: the plan table and chart, then the
+    open pipeline against the gap (each only when there is something to show)."""
+    from kpikit import plots
+
+    parts: list = []
+    table = format_plan(ps)
+    if table is not None:
+        parts.append(table)
+        parts.append(plots.show(plots.plan_chart(shown_plan(ps).to_frame()), static=static))
+    pipeline, gap = pipeline_frame(ctx, ps.period)
+    if len(pipeline):
+        parts.append(plots.show(plots.pipeline_chart(pipeline, quota_gap=gap), static=static))
+    return parts
 
 
 def _money(ctx: ReportContext, value: float | None) -> str:
@@ -647,8 +705,7 @@ def trends(ctx: ReportContext, *, periods: int = 6) -> pd.DataFrame:
             values = pd.to_numeric(t.values[m], errors="coerce")
             med = np.nan
             if members:
-                st = peer_stats(values.reindex(members), pd.Series("peers", index=members)).iloc[0]
-                med = st["median"]
+                med = _peer_row(ctx.ds, p, m, values, members)["median"]
             rows.append(
                 {
                     "period": p.label,
@@ -809,7 +866,7 @@ def used_metrics(ctx: ReportContext) -> list[str]:
     return list(
         dict.fromkeys(
             [
-                *HEADLINE,
+                *headline_metrics(ctx.role),
                 *LEADING.get(ctx.role, LEADING["AE"]),
                 *TRENDS.get(ctx.role, TRENDS["AE"]),
                 "leakage_stage",
