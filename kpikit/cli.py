@@ -271,17 +271,80 @@ def reports(
     data: DataArg,
     period: Annotated[str, typer.Option(help="Period: YYYY-MM, YYYY-Qn or YYYY.", show_default=False)],
     out: Annotated[Path, typer.Option(help="Folder to write the reports into.", show_default=False)],
-    rep: Annotated[list[str] | None, typer.Option(help="Rep id (repeatable).", show_default=False)] = None,
-    timeout: Annotated[int, typer.Option(help="Seconds a report may take.")] = 600,
+    rep: Annotated[
+        list[str] | None,
+        typer.Option(help="Only this rep id (repeatable). Default: every rep.", show_default=False),
+    ] = None,
+    team: Annotated[str | None, typer.Option(help="Only the reps of this team.", show_default=False)] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(help="Reports rendered in parallel (default: one per CPU).", min=1, show_default=False),
+    ] = None,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Redo only the reports that failed or are missing in OUT.")
+    ] = False,
+    timeout: Annotated[int, typer.Option(help="Seconds one report may take.", min=1)] = 600,
+    fmt: Annotated[
+        str, typer.Option("--format", help="Any of html, ipynb, pdf, separated by commas.")
+    ] = "html,ipynb",
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
-    """Render coaching reports: OUT/<rep>.html (self-contained, opens offline) and OUT/<rep>.ipynb."""
-    from kpikit.reports import render_rep_report
+    """Render every rep's coaching report into OUT, with OUT/index.html and OUT/manifest.json.
 
-    if not rep:
-        raise KpikitError("give --rep R (repeatable) for the reps to render")
-    for r in rep:
-        result = render_rep_report(data, r, period, out, timeout=timeout)
-        typer.echo(f"{r}: {result.html}")
+    Each rep gets OUT/<rep>.html (self-contained, opens offline) and the executed
+    OUT/<rep>.ipynb (and OUT/<rep>.pdf with --format pdf, printed offline by headless
+    Chromium). A rep whose report fails is recorded with its reason in the manifest and
+    the index, its notebook kept as OUT/<rep>.failed.ipynb, and the others still render;
+    the command then exits 1. --resume redoes only what failed or is missing.
+    """
+    from kpikit.batch import run_batch
+
+    result = run_batch(
+        data,
+        period,
+        out,
+        reps=rep or None,
+        team=team,
+        workers=workers,
+        resume=resume,
+        timeout=timeout,
+        formats=fmt,
+        progress=progress,
+    )
+    typer.echo(result.summary())
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@app.command("import")
+@friendly_errors
+def import_(
+    source: Annotated[
+        str, typer.Argument(help="hubspot, salesforce, pipedrive, maven or generic.", show_default=False)
+    ],
+    files: Annotated[list[Path], typer.Argument(help="The CRM's export files (CSV or .xlsx).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into.", show_default=False)],
+    mapping: Annotated[
+        Path | None,
+        typer.Option("--map", help="Mapping file (TOML): required for generic; overrides for the others."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a dataset already in OUT.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Write a canonical dataset from a CRM's exports, then validate it.
+
+    Every imported row keeps its provenance (_source_file, _source_row), so a
+    validation error points back into the export. What the export lacks is
+    listed per metric as "not available in this export". Input files are only read.
+    """
+    import json
+
+    from kpikit.importers import import_crm
+
+    result = import_crm(source, files, out, mapping=mapping, overwrite=overwrite)
+    typer.echo(json.dumps(result.to_dict(), indent=2, default=str) if as_json else result.render())
+    if not result.ok:
+        raise typer.Exit(1)
 
 
 @app.command()

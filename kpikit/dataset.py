@@ -145,6 +145,11 @@ class Dataset:
         counts = ", ".join(f"{t}={len(self.tables[t])}" for t in self.present_tables)
         return f"Dataset({self.source or '<in memory>'}: {counts})"
 
+    def __getstate__(self) -> dict:
+        # memoised derived frames (kpikit.metrics._common.cached, ...) are not part of the
+        # data: a pickled or copied dataset starts without them
+        return {k: v for k, v in self.__dict__.items() if not k.endswith("_cache")}
+
 
 def _from_raw(raw, *, strict: bool) -> Dataset:
     from kpikit.validation import validate

@@ -81,10 +81,24 @@ def sample_dataset(*, reps: int = 25, months: int = 12, end: str = "2026-10", se
     return generate(reps=reps, months=months, end=end, seed=seed).to_dataset()
 
 
+#: Datasets a batch worker kernel shares between the reports it renders, by the ``data``
+#: string the notebooks pass: ``(still_valid, dataset)``. Filled only by
+#: :mod:`kpikit.batch` inside its worker kernels; empty everywhere else.
+SHARED_DATASETS: dict[str, tuple[Callable[[], bool], Dataset]] = {}
+
+
 def open_dataset(data: str | Path | None, **sample: object) -> Dataset:
-    """``kpikit.load(data)``, or the built-in sample org when ``data`` is None or empty."""
+    """``kpikit.load(data)``, or the built-in sample org when ``data`` is None or empty.
+
+    In a :mod:`kpikit.batch` worker kernel the dataset loaded once for the batch is
+    returned while its files are unchanged (see :data:`SHARED_DATASETS`).
+    """
     from kpikit.dataset import load
 
-    if data is None or str(data).strip() == "":
+    key = "" if data is None else str(data).strip()
+    shared = SHARED_DATASETS.get(key) if not sample else None
+    if shared is not None and shared[0]():
+        return shared[1]
+    if key == "":
         return sample_dataset(**sample)  # type: ignore[arg-type]
-    return load(data)
+    return load(data)  # type: ignore[arg-type]

@@ -68,13 +68,35 @@ def history_window(period: Period | str, *, window: int = 6, lag: int = 1) -> Pe
     return Period.trailing(last, window)
 
 
+def _org_memo(ds: Dataset, key: tuple, build):
+    """Memoise org-wide counts on the dataset, keyed on its tables' identity (as
+    :func:`kpikit.metrics.funnel._cached`): every rep's plan reads the same counts, so a
+    batch of reports computes them once. A shallow copy is returned (copy-on-write)."""
+    ident = (id(ds.config), *(id(v) for v in ds.tables.values()))
+    cache = ds.__dict__.setdefault("_planning_cache", {})
+    if cache.get("_ident") != ident:
+        cache.clear()
+        cache["_ident"] = ident
+    if key not in cache:
+        cache[key] = build()
+    return cache[key].copy(deep=False)
+
+
 def _pooled(ds: Dataset, func, hw: Period, by: str) -> pd.DataFrame:
     """successes and n of a rate metric over the window, per group."""
-    return func(ds, hw, by=by)[["successes", "n"]].astype("int64")
+    return _org_memo(
+        ds,
+        ("pooled", func.__module__, func.__name__, hw.label, by),
+        lambda: func(ds, hw, by=by)[["successes", "n"]].astype("int64"),
+    )
 
 
 def _outreach_counts(ds: Dataset, hw: Period, by: str) -> pd.DataFrame:
     """New leads (outbound-sourced when sources say so) per outbound touch, per group."""
+    return _org_memo(ds, ("outreach", hw.label, by), lambda: _count_outreach(ds, hw, by))
+
+
+def _count_outreach(ds: Dataset, hw: Period, by: str) -> pd.DataFrame:
     ds.require("activities", "leads", what="outreach_to_lead")
     act = ds.activities
     touch = act[

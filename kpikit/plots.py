@@ -31,6 +31,7 @@ True
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -205,9 +206,32 @@ def static(chart: alt.TopLevelMixin) -> SVG:
 
 
 def _svg_display(chart: alt.TopLevelMixin) -> SVG:
-    from IPython.display import SVG  # imported late: only notebooks need IPython
+    return _svg_class()(data=to_svg(chart))
 
-    return SVG(data=to_svg(chart))
+
+@functools.cache
+def _svg_class() -> type:
+    """IPython's ``SVG`` display object without its XML round trip.
+
+    ``IPython.display.SVG`` parses the markup with minidom and serialises its ``<svg>``
+    element again (to drop an XML prolog); vl-convert's SVG is a lone ``<svg>`` element
+    already, and the round trip costs as much as drawing a simple chart.
+    """
+    from IPython.display import SVG as IPythonSVG  # imported late: only notebooks need IPython
+
+    class SVG(IPythonSVG):
+        @property
+        def data(self) -> str | None:
+            return self._data
+
+        @data.setter
+        def data(self, svg: str | bytes | None) -> None:
+            if isinstance(svg, str) and svg.lstrip().startswith("<svg"):
+                self._data = svg
+            else:
+                IPythonSVG.data.fset(self, svg)
+
+    return SVG
 
 
 def show(chart: alt.TopLevelMixin, *, static: bool) -> Any:
@@ -405,15 +429,28 @@ def ratio_vs_peers(frame: pd.DataFrame) -> alt.VConcatChart | alt.Chart:
             f"ratio_vs_peers(frame): missing unit for metric(s) {rows}; "
             "set unit to the registry unit (e.g. 'fraction', 'count', 'currency')"
         )
-    rates = _ordered(data.loc[data["unit"] == "fraction", "label"])
+    chart = _ratio_layout(tuple(zip(data["label"], data["unit"], strict=True))).copy(deep=False)
+    chart.data = data
+    return chart
+
+
+@functools.lru_cache(maxsize=64)
+def _ratio_layout(rows: tuple[tuple[str, str], ...]) -> alt.VConcatChart:
+    """The panels of :func:`ratio_vs_peers` for these ``(label, unit)`` rows, without data.
+
+    Memoised: building the Altair objects costs more than drawing them, and a batch of
+    reports draws the same layout for every rep of a role. Callers get a shallow copy
+    with their data; the nested panels are shared, so copy deeply before changing them.
+    """
+    rates = list(dict.fromkeys(label for label, unit in rows if unit == "fraction"))
     panels, rates_shown = [], False
-    for label, unit in zip(data["label"], data["unit"], strict=True):
+    for label, unit in rows:
         if unit != "fraction":
             panels.append(_ratio_panel(unit, label, [label]))
         elif not rates_shown:  # all rates in one panel, placed where the first rate is
             panels.append(_ratio_panel(unit, None, rates))
             rates_shown = True
-    return alt.vconcat(*panels, data=data, spacing=14).properties(
+    return alt.vconcat(*panels, spacing=14).properties(
         title=alt.Title(
             "You vs your peers",
             subtitle="Blue dot and line: you, with your likely range. "
@@ -500,12 +537,20 @@ def trend(frame: pd.DataFrame) -> alt.ConcatChart | alt.Chart:
         return _no_data("trend")
     data = _select(frame, ["period", "metric", "value"], ["peer_median", "unit"], what="trend")
     units = data.groupby("metric", sort=False)["unit"].first() if "unit" in data else {}
-    periods = _ordered(data["period"])
-    panels = [
-        _trend_panel(metric, units.get(metric, "number"), periods, "peer_median" in data)
-        for metric in _ordered(data["metric"])
-    ]
-    return alt.concat(*panels, columns=2, data=data).resolve_scale(y="independent")
+    metrics = tuple((m, str(units.get(m, "number"))) for m in _ordered(data["metric"]))
+    chart = _trend_layout(metrics, tuple(_ordered(data["period"])), "peer_median" in data)
+    chart = chart.copy(deep=False)
+    chart.data = data
+    return chart
+
+
+@functools.lru_cache(maxsize=64)
+def _trend_layout(
+    metrics: tuple[tuple[str, str], ...], periods: tuple, with_peers: bool
+) -> alt.ConcatChart:
+    """The panels of :func:`trend`, without data (memoised like :func:`_ratio_layout`)."""
+    panels = [_trend_panel(metric, unit, list(periods), with_peers) for metric, unit in metrics]
+    return alt.concat(*panels, columns=2).resolve_scale(y="independent")
 
 
 def plan_chart(frame: pd.DataFrame) -> alt.LayerChart | alt.Chart:

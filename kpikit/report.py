@@ -575,7 +575,7 @@ def plan_section(ctx: ReportContext) -> PlanSection:
                 f"{intro} There is no revenue quota for you in {target.label}, so there is no goal "
                 f"to walk back up the funnel; the self-coaching planner lets you set one.",
             )
-        return PlanSection(None, target, f"{intro} No plan: {text}")
+        return PlanSection(None, target, f"{intro} No plan: {markdown_text(text)}")
     if result.covered:
         steady = plan_for_rep(
             ctx.ds, ctx.rep_id, target, as_of=ctx.as_of, fill_from_team=True, pipeline_aware=False
@@ -662,7 +662,7 @@ def notes_markdown(ctx: ReportContext, section: str) -> str:
     notes = list(dict.fromkeys(ctx.notes.get(section, [])))
     if not notes:
         return ""
-    return "\n".join(f"- *{n}*" for n in notes)
+    return "\n".join(f"- *{markdown_text(n)}*" for n in notes)
 
 
 def pipeline_frame(ctx: ReportContext, period: Period | None = None) -> tuple[pd.DataFrame, float | None]:
@@ -836,7 +836,9 @@ def format_focus(ctx: ReportContext, items: list[FocusItem]) -> str:
                 f" Closing this gap is worth about {it.impact_deals:.1f} deals, "
                 f"{_money(ctx, it.impact_revenue)}, at your current volume."
             )
-        lines.append(f"{i}. **{it.title}.** {it.evidence}.{worth} *{it.suggestion}*")
+        lines.append(
+            f"{i}. **{markdown_text(it.title)}.** {markdown_text(it.evidence)}.{worth} *{it.suggestion}*"
+        )
     return "\n".join(lines)
 
 
@@ -931,8 +933,8 @@ def markdown_text(text: str) -> str:
     Names come from the data (a rep called ``<script>`` or ``*Ana*``): shown in a
     Markdown cell they must read as typed, never as markup.
 
-    >>> markdown_text("<b>Ann_Lee</b>")
-    '&lt;b&gt;Ann\\_Lee&lt;/b&gt;'
+    >>> print(markdown_text("<b>Ann_Lee</b>"))
+    &lt;b&gt;Ann\\_Lee&lt;/b&gt;
     """
     return _MD_SPECIAL.sub(r"\\\1", html.escape(str(text), quote=False))
 
@@ -941,6 +943,6 @@ def intro(ctx: ReportContext) -> str:
     """The line under the title: who, which period, compared with whom, data as of."""
     parts = (ctx.rep_name, ctx.role, ctx.team and f"team {ctx.team}")
     who = " · ".join(markdown_text(x) for x in parts if x)
-    peers = f"compared with {ctx.peers.label}" if ctx.peers else "no peer group of 5 or more"
+    peers = f"compared with {markdown_text(ctx.peers.label)}" if ctx.peers else "no peer group of 5 or more"
     asof = f" · data as of {ctx.as_of:%d %b %Y}" if ctx.as_of is not None else ""
     return f"**{who}** · {ctx.period.label} · {peers}{asof}"

@@ -43,3 +43,23 @@ def test_validate_on_a_missing_path_is_a_clear_error_not_a_traceback(tmp_path):
     assert result.exit_code == 1
     assert "no such file or folder" in result.output
     assert "Traceback" not in result.output
+
+
+def test_import_command_writes_and_validates_the_public_maven_dataset(tmp_path):
+    from pathlib import Path
+
+    maven = Path(__file__).resolve().parents[2] / "shared" / "datasets" / "maven_crm"
+    if not maven.exists():
+        pytest.skip(f"the public dataset is not at {maven}")
+    files = [str(p) for p in sorted(maven.glob("*.csv"))]
+    result = runner.invoke(app, ["import", "maven", *files, "--out", str(tmp_path / "org")])
+    assert result.exit_code == 0, result.output
+    assert "the dataset is valid" in result.output
+    assert "not available" in result.output  # what the export lacks is said, per metric
+    assert (tmp_path / "org" / "opportunities.csv").exists()
+
+
+def test_import_command_rejects_an_unknown_source(tmp_path):
+    result = runner.invoke(app, ["import", "zoho", str(tmp_path / "x.csv"), "--out", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output

@@ -35,7 +35,8 @@ Conventions shared by every function here
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -44,7 +45,19 @@ import pyarrow.compute as pc
 
 from kpikit.dataset import Dataset
 from kpikit.errors import MissingDataError
-from kpikit.metrics._common import KEY_NAMES, as_period, attach_group, group_index, group_map
+from kpikit.metrics._common import (
+    KEY_NAMES,
+    as_period,
+    attach_group,
+    cached,
+    count_codes,
+    frozen,
+    group_index,
+    group_map,
+    group_of_rep,
+    rep_codes,
+    unique_ids,
+)
 from kpikit.metrics.funnel import HISTORY, has_lead_links, lead_funnel, stage_reach
 from kpikit.metrics.registry import register
 from kpikit.periods import Period
@@ -195,6 +208,105 @@ def _in_period(df: pd.DataFrame, p: Period) -> pd.Series:
     return p.contains(df["occurred_at"])
 
 
+# -- the activity index (speed) -------------------------------------------------------
+# Millions of activities and every KPI for every period: the period-independent work
+# (sorting by time, integer codes for reps and types, flags) is done once per dataset
+# (kpikit.metrics._common.cached) and a period becomes a slice of the time-sorted rows.
+# The pandas code above stays the reference (and the path taken for data whose reps
+# are not unique ids or whose occurred_at is not a naive datetime64 column).
+def _is_naive_datetime(s: pd.Series) -> bool:
+    return isinstance(s.dtype, np.dtype) and s.dtype.kind == "M"
+
+
+def _bound(ts: pd.Timestamp, unit: str) -> int:
+    """A period bound as an integer in the time unit of a datetime64 column."""
+    return int(np.datetime64(ts.to_datetime64(), unit).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class _ActIndex:
+    """The activities sorted by ``occurred_at`` (stable), as read-only arrays.
+
+    ``pos`` is the table row of each sorted row, ``t`` its time as an integer in
+    ``unit`` (NaT first, so never inside a period), ``rep`` its rep's position in the
+    reps table (-1: none), ``kind`` its type's code in ``types``, and the flags of
+    :func:`_is_outbound` and :func:`_is_held_meeting`. ``rep_rows`` holds the rep codes in
+    table order.
+    """
+
+    pos: np.ndarray
+    t: np.ndarray
+    unit: str
+    rep: np.ndarray
+    rep_rows: np.ndarray
+    kind: np.ndarray
+    types: dict[object, int]
+    outbound: np.ndarray
+    held: np.ndarray
+
+    def span(self, p: Period) -> slice:
+        """The sorted rows whose time falls inside the period."""
+        lo, hi = np.searchsorted(self.t, [_bound(p.start, self.unit), _bound(p.end, self.unit)])
+        return slice(int(lo), int(hi))
+
+    def is_type(self, sl: slice, *types: str) -> np.ndarray:
+        """Mask of the rows of ``sl`` whose type is one of ``types``."""
+        codes = [self.types[t] for t in types if t in self.types]
+        kind = self.kind[sl]
+        if len(codes) == 1:
+            return kind == codes[0]
+        return np.isin(kind, codes)
+
+    def rows(self, sl: slice, mask: np.ndarray) -> np.ndarray:
+        """Table rows of the ``mask`` rows of ``sl``, in table order."""
+        return np.sort(self.pos[sl][mask])
+
+
+def _act_index(ds: Dataset) -> _ActIndex | None:
+    """The activity index of the dataset (cached), or ``None`` when the fast paths do not apply."""
+    act = ds.tables.get("activities")
+    if act is None or not {"rep_id", "type", "occurred_at"} <= set(act.columns):
+        return None
+    if not _is_naive_datetime(act["occurred_at"]):
+        return None
+    codes = rep_codes(ds, "activities")
+    if codes is None:
+        return None
+
+    def build() -> _ActIndex:
+        when = act["occurred_at"].to_numpy()
+        t = when.view(np.int64)
+        order = np.argsort(t, kind="stable")
+        kind, uniques = pd.factorize(act["type"])
+        return _ActIndex(
+            pos=frozen(order),
+            t=frozen(t[order]),
+            unit=np.datetime_data(when.dtype)[0],
+            rep=frozen(codes[order]),
+            rep_rows=codes,
+            kind=frozen(kind[order]),
+            types={u: i for i, u in enumerate(uniques)},
+            outbound=frozen(np.asarray(_is_outbound(act), dtype=bool)[order]),
+            held=frozen(np.asarray(_is_held_meeting(act), dtype=bool)[order]),
+        )
+
+    return cached(ds, "activity_index", build)
+
+
+def _act_sorted(ds: Dataset, ix: _ActIndex, name: str,
+                values: Callable[[pd.DataFrame], object]) -> np.ndarray:
+    """A per-activity array (``values(activities)``, table order) in the index's time order."""
+    act = ds.activities
+    return cached(ds, ("activity_sorted", name),
+                  lambda: frozen(np.asarray(values(act))[ix.pos]))
+
+
+def _rows_at(df: pd.DataFrame, rows: np.ndarray, *columns: str) -> pd.DataFrame:
+    """The table ``rows`` (positions, in table order) of the ``columns`` that exist: the
+    frame :func:`_rows` gives for the matching mask."""
+    return df[[c for c in columns if c in df.columns]].take(rows)
+
+
 # -- grouping -----------------------------------------------------------------------
 def _regroup(per_rep: pd.Series, ds: Dataset, by: str, fill: float | int = 0) -> pd.Series:
     """Sum a per-rep Series (index rep_id) into the groups of ``by``, every group present."""
@@ -245,6 +357,17 @@ def _distinct_count(rep_ids: object, codes: np.ndarray, ds: Dataset, by: str) ->
     groups = pd.DataFrame({"g": attach_group(pairs, ds, by).array, "code": pairs["code"].array})
     counts = groups.dropna().drop_duplicates()["g"].value_counts(sort=False)
     return counts.reindex(group_index(ds, by), fill_value=0).astype("int64")
+
+
+def _distinct_contacts(rep: np.ndarray, code: np.ndarray, n: int, ds: Dataset,
+                       by: str) -> pd.Series:
+    """:func:`_distinct_count` from rep codes and contact codes (``n`` contacts)."""
+    index, group = group_of_rep(ds, by)
+    known = rep >= 0
+    g = group[rep[known]]
+    pairs = np.unique(g.astype(np.int64) * n + code[known])
+    counts = np.bincount(pairs // max(n, 1), minlength=len(index)).astype("int64")
+    return pd.Series(counts, index=index, name=None if by == "rep" else "count")
 
 
 def _grid(ds: Dataset, by: str, levels: Iterable[str], level_name: str) -> pd.MultiIndex:
@@ -356,6 +479,77 @@ def _contact_touches(ds: Dataset, p: Period, what: str, *, later: bool = False) 
     return frame
 
 
+@dataclass(frozen=True)
+class _ContactIndex:
+    """Every outbound touch on a contact with a time, sorted by time (the fast path of
+    :func:`_contact_touches`, built once per dataset).
+
+    ``code`` numbers the contacts (leads, then accounts of touches without a lead),
+    ``first`` marks each contact's first outbound touch ever (as :func:`_earliest` picks
+    it), ``last`` holds each contact's latest touch time. A contact's first touch falls in
+    a period exactly when it has no touch before the period, so the per-period flags of
+    :func:`_contact_touches` follow from these without looking at other periods.
+    """
+
+    t: np.ndarray
+    rep: np.ndarray
+    code: np.ndarray
+    first: np.ndarray
+    last: np.ndarray
+    n: int
+
+    def span(self, p: Period, unit: str) -> slice:
+        lo, hi = np.searchsorted(self.t, [_bound(p.start, unit), _bound(p.end, unit)])
+        return slice(int(lo), int(hi))
+
+
+class _Take:
+    """``values[rows[i]]`` on demand (tie-breaking values for :func:`_earliest`)."""
+
+    def __init__(self, values: object, rows: np.ndarray):
+        self.values, self.rows = values, rows
+
+    def __getitem__(self, i: np.ndarray) -> object:
+        return self.values[self.rows[i]]  # type: ignore[index]
+
+
+def _contact_index(ds: Dataset, ix: _ActIndex) -> _ContactIndex:
+    def build() -> _ContactIndex:
+        act = ds.activities
+        lead = _column(act, "lead_id")
+        account = _column(act, "account_id")
+        no_lead = lead.isna().to_numpy()
+        lead_codes, leads = pd.factorize(lead)
+        acc_codes, accounts = pd.factorize(account.where(no_lead))
+        codes = np.where(lead_codes >= 0, lead_codes, len(leads) + acc_codes)
+        has_contact = (lead_codes >= 0) | (acc_codes >= 0)
+        keep = ix.outbound & has_contact[ix.pos] & (ix.t != np.iinfo(np.int64).min)
+        rows = ix.pos[keep]
+        t, code = ix.t[keep], codes[rows]
+        n = len(leads) + len(accounts)
+        last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(last, code, t)
+        first = _earliest(code, t, _Take(act["activity_id"].array, rows))
+        return _ContactIndex(t=frozen(t), rep=frozen(ix.rep[keep]), code=frozen(code),
+                             first=frozen(first), last=frozen(last), n=n)
+
+    return cached(ds, "contact_index", build)
+
+
+def _contact_span(ds: Dataset, p: Period, what: str) -> tuple[_ContactIndex, slice, int] | None:
+    """Fast path of :func:`_contact_touches` (after its checks): the contact index, the
+    period's slice of it and the period's end as an integer time; ``None`` when it does
+    not apply."""
+    act = _activities(ds, what)
+    if not (ds.has("activities", "lead_id") or ds.has("activities", "account_id")):
+        raise MissingDataError("activities.lead_id or activities.account_id", what)
+    ix = _act_index(ds)
+    if ix is None or "activity_id" not in act.columns:
+        return None
+    ci = _contact_index(ds, ix)
+    return ci, ci.span(p, ix.unit), _bound(p.end, ix.unit)
+
+
 # -- leads and response time ------------------------------------------------------
 def _response_hours(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
     """Leads created in the period with ``hours`` to first response (NaN: never answered)."""
@@ -365,8 +559,23 @@ def _response_hours(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
     if not (has_fr or has_act):
         raise MissingDataError("leads.first_response_at or activities.lead_id", what)
     leads = ds.leads
-    cohort = _rows(leads, p.contains(leads["created_at"]),
-                   "lead_id", "rep_id", "created_at", "first_response_at")
+    columns = ("lead_id", "rep_id", "created_at", "first_response_at")
+    if unique_ids(ds, "leads", "lead_id") and _is_naive_datetime(leads["created_at"]):
+        # a lead's response time does not depend on the period: computed once for all leads
+        hours = cached(ds, "response_hours", lambda: frozen(_hours_to_response(
+            ds, _rows(leads, slice(None), *columns), has_fr, has_act).to_numpy()))
+        rows = np.flatnonzero(p.contains(leads["created_at"]).to_numpy())
+        return leads[["lead_id", "rep_id"]].take(rows).assign(hours=hours[rows])
+    cohort = _rows(leads, p.contains(leads["created_at"]), *columns)
+    hours = _hours_to_response(ds, cohort, has_fr, has_act, since=p.start)
+    return cohort[["lead_id", "rep_id"]].assign(hours=hours)
+
+
+def _hours_to_response(ds: Dataset, cohort: pd.DataFrame, has_fr: bool, has_act: bool,
+                       since: pd.Timestamp | None = None) -> pd.Series:
+    """Hours from each ``cohort`` lead's creation to its first response (see
+    :func:`lead_response_time_h`); ``since`` (a time before every lead of the cohort)
+    narrows the activities searched."""
     created = cohort["created_at"]
     response = _column(cohort, "first_response_at") if has_fr else pd.Series(
         pd.NaT, index=cohort.index)
@@ -374,9 +583,9 @@ def _response_hours(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
     if has_act and response.isna().any():
         act = ds.activities
         waiting = cohort.loc[response.isna(), ["lead_id", "created_at"]]
-        # a response to a lead created in the period cannot come before the period
-        near = (act["occurred_at"] >= p.start).to_numpy() & _isin(act["lead_id"],
-                                                                  waiting["lead_id"])
+        near = _isin(act["lead_id"], waiting["lead_id"])
+        if since is not None:
+            near &= (act["occurred_at"] >= since).to_numpy()
         touches = _rows(act, near, "lead_id", "occurred_at", "direction")
         touches = touches[_is_outbound(touches)]
         joined = touches[["lead_id", "occurred_at"]].merge(waiting, on="lead_id")
@@ -385,7 +594,7 @@ def _response_hours(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
         fallback = _lookup(cohort["lead_id"], first_touch)
         response = response.fillna(pd.to_datetime(fallback).astype(created.dtype))
     hours = ((response - created).dt.total_seconds() / 3600.0).clip(lower=0.0)
-    return cohort[["lead_id", "rep_id"]].assign(hours=hours.astype(float))
+    return hours.astype(float)
 
 
 # -- appointments -------------------------------------------------------------------
@@ -402,6 +611,10 @@ def _opp_to_lead(ds: Dataset, stages: pd.DataFrame | None) -> pd.Series:
 
     Several leads of one opportunity: the smallest lead_id.
     """
+    return cached(ds, ("opp_to_lead", stages is None), lambda: _opp_lead_pairs(ds, stages))
+
+
+def _opp_lead_pairs(ds: Dataset, stages: pd.DataFrame | None) -> pd.Series:
     if stages is not None:
         opp, lead = stages["opportunity_id"], stages.index.to_series()
     elif ds.has("opportunities", "lead_id"):
@@ -448,6 +661,11 @@ def _appointment_events(ds: Dataset, what: str) -> tuple[pd.DataFrame, pd.DataFr
     if not (ds.has("activities", "lead_id") or ds.has("activities", "opportunity_id")):
         raise MissingDataError("activities.lead_id or activities.opportunity_id", what)
     stages = _lead_stages(ds)
+    events = cached(ds, "appointment_events", lambda: _events(ds, act, stages))
+    return events, stages
+
+
+def _events(ds: Dataset, act: pd.DataFrame, stages: pd.DataFrame | None) -> pd.DataFrame:
     opp_lead = _opp_to_lead(ds, stages)
     appt = _rows(act, _is_type(act, "appointment_set", "meeting"), "activity_id", "rep_id",
                  "type", "occurred_at", "outcome", "lead_id", "opportunity_id")
@@ -472,17 +690,25 @@ def _appointment_events(ds: Dataset, what: str) -> tuple[pd.DataFrame, pd.DataFr
             "tie": met["opportunity_id"].array,
         }))
     events = pd.concat(parts, ignore_index=True)
-    return events[events["lead"].notna()], stages
+    return events[events["lead"].notna()]
+
+
+def _all_first_appointments(ds: Dataset, what: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Every lead's first appointment event (``lead``, ``at``, ``rep_id``), and the stages."""
+    events, stages = _appointment_events(ds, what)
+
+    def build() -> pd.DataFrame:
+        ev = events[events["at"].notna()]
+        codes, _ = pd.factorize(ev["lead"])
+        return ev[_earliest(codes, ev["at"].to_numpy(), ev["order"].to_numpy(), ev["tie"].array)]
+
+    return cached(ds, "first_appointments", build), stages
 
 
 def _first_appointments(ds: Dataset, p: Period, what: str
                         ) -> tuple[pd.DataFrame, pd.DataFrame | None]:
     """Leads whose first appointment event falls in the period (``lead``, ``at``, ``rep_id``)."""
-    events, stages = _appointment_events(ds, what)
-    events = events[events["at"].notna()]
-    codes, _ = pd.factorize(events["lead"])
-    first = events[_earliest(codes, events["at"].to_numpy(), events["order"].to_numpy(),
-                             events["tie"].array)]
+    first, stages = _all_first_appointments(ds, what)
     return first[p.contains(first["at"])], stages
 
 
@@ -492,10 +718,27 @@ def _outbound_in_period(ds: Dataset, p: Period, what: str, *columns: str) -> pd.
     return _rows(act, _in_period(act, p) & _is_outbound(act), "rep_id", *columns)
 
 
+def _outbound_count(ds: Dataset, p: Period, by: str, what: str) -> pd.Series:
+    """Outbound activities in the period per group (``_count`` of :func:`_outbound_in_period`)."""
+    act = _activities(ds, what)
+    ix = _act_index(ds)
+    if ix is not None:
+        sl = ix.span(p)
+        return count_codes(ix.rep[sl][ix.outbound[sl]], ds, by)
+    return _count(_rows(act, _in_period(act, p) & _is_outbound(act), "rep_id"), ds, by)
+
+
 def _type_count(ds: Dataset, period: Period | str, by: str, what: str, type_: str,
                 *, outbound: bool = True) -> pd.Series:
     p = as_period(period)
     act = _activities(ds, what)
+    ix = _act_index(ds)
+    if ix is not None:
+        sl = ix.span(p)
+        sel = ix.is_type(sl, type_)
+        if outbound:
+            sel &= ix.outbound[sl]
+        return count_codes(ix.rep[sl][sel], ds, by, name=what)
     mask = _in_period(act, p) & (act["type"] == type_)
     if outbound:
         mask &= _is_outbound(act)
@@ -554,6 +797,10 @@ def prospects_approached(ds: Dataset, period: Period | str, *, by: str = "rep") 
     {'r1': 1, 'r2': 1, 'r3': 0}
     """
     what = "prospects_approached"
+    fast = _contact_span(ds, as_period(period), what)
+    if fast is not None:
+        ci, sl, _ = fast
+        return count_codes(ci.rep[sl][ci.first[sl]], ds, by, name=what)
     cur = _contact_touches(ds, as_period(period), what)
     return _count(cur[cur["first"]], ds, by, name=what)
 
@@ -602,6 +849,10 @@ def meetings_held(ds: Dataset, period: Period | str, *, by: str = "rep") -> pd.S
     """
     p = as_period(period)
     act = _activities(ds, "meetings_held")
+    ix = _act_index(ds)
+    if ix is not None:
+        sl = ix.span(p)
+        return count_codes(ix.rep[sl][ix.held[sl]], ds, by, name="meetings_held")
     held = _rows(act, _in_period(act, p) & _is_held_meeting(act), "rep_id")
     return _count(held, ds, by, name="meetings_held")
 
@@ -718,6 +969,12 @@ def follow_ups_per_contact(ds: Dataset, period: Period | str, *, by: str = "rep"
     ([3.0, 3.0, 1.0], nan)
     """
     what = "follow_ups_per_contact"
+    fast = _contact_span(ds, as_period(period), what)
+    if fast is not None:
+        ci, sl, _ = fast
+        rep, code = ci.rep[sl], ci.code[sl]
+        follow_ups = count_codes(rep[~ci.first[sl]], ds, by)
+        return ratio_frame(follow_ups, _distinct_contacts(rep, code, ci.n, ds, by))
     cur = _contact_touches(ds, as_period(period), what)
     follow_ups = _count(cur[~cur["first"]], ds, by)
     contacts = _distinct_count(cur["rep_id"].array, cur["code"].to_numpy(), ds, by)
@@ -749,6 +1006,14 @@ def pct_leads_followed_up(ds: Dataset, period: Period | str, *, by: str = "rep")
     {'r1': 1.0, 'r2': 0.0, 'r3': nan}
     """
     what = "pct_leads_followed_up"
+    fast = _contact_span(ds, as_period(period), what)
+    if fast is not None:
+        ci, sl, end = fast
+        code, new = ci.code[sl], ci.first[sl]
+        touches = np.bincount(code, minlength=ci.n)[code[new]]
+        again = (touches >= 2) | (ci.last[code[new]] >= end)
+        rep = ci.rep[sl][new]
+        return rate_frame(count_codes(rep[again], ds, by), count_codes(rep, ds, by))
     cur = _contact_touches(ds, as_period(period), what, later=True)
     new = cur[cur["first"]]
     again = new[(new["touches"] >= 2) | new["later"]]
@@ -772,6 +1037,22 @@ def _touches_before_win(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
             "activities.opportunity_id or activities.lead_id with a lead link "
             "(opportunities.lead_id or leads.opportunity_id)", what
         )
+    if unique_ids(ds, "opportunities", "opportunity_id"):
+        # a won deal's touches do not depend on the period: counted once for every won deal
+        opps = ds.opportunities
+        every = (_column(opps, "status") == "won") & opps["close_date"].notna()
+        all_won = _rows(opps, every, "opportunity_id", "rep_id", "amount", "close_date", "lead_id")
+        per_deal = cached(ds, "touches_before_win",
+                          lambda: _touches_per_deal(act, all_won, opp_lead, by_lead, by_opp))
+    else:
+        per_deal = _touches_per_deal(act, won, opp_lead, by_lead, by_opp)
+    counts = won["opportunity_id"].map(per_deal).fillna(0).astype("int64")
+    return won[["opportunity_id", "rep_id"]].assign(touches=counts)
+
+
+def _touches_per_deal(act: pd.DataFrame, won: pd.DataFrame, opp_lead: pd.Series, by_lead: bool,
+                      by_opp: bool) -> pd.Series:
+    """Outbound touches before the win per won opportunity id (see :func:`_touches_before_win`)."""
     deals = pd.DataFrame({
         "opportunity_id": won["opportunity_id"].array,
         "lead": _lookup(won["opportunity_id"], opp_lead).array,
@@ -793,11 +1074,8 @@ def _touches_before_win(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
     if links:
         touch = pd.concat(links, ignore_index=True)
         touch = touch[touch["at"] < touch["until"]].drop_duplicates(["act", "opportunity_id"])
-        per_deal = touch["opportunity_id"].value_counts()
-    else:
-        per_deal = pd.Series(dtype="int64")
-    counts = won["opportunity_id"].map(per_deal).fillna(0).astype("int64")
-    return won[["opportunity_id", "rep_id"]].assign(touches=counts)
+        return touch["opportunity_id"].value_counts()
+    return pd.Series(dtype="int64")
 
 
 @register(
@@ -943,6 +1221,16 @@ def _calls_in_period(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
     return _rows(act, _in_period(act, p) & _is_outbound(act) & (act["type"] == "call"), "rep_id")
 
 
+def _calls_count(ds: Dataset, p: Period, by: str, what: str) -> pd.Series:
+    """Outbound calls in the period per group (``_count`` of :func:`_calls_in_period`)."""
+    _activities(ds, what)
+    ix = _act_index(ds)
+    if ix is not None:
+        sl = ix.span(p)
+        return count_codes(ix.rep[sl][ix.is_type(sl, "call") & ix.outbound[sl]], ds, by)
+    return _count(_calls_in_period(ds, p, what), ds, by)
+
+
 @register(
     "opps_per_1000_calls",
     name="Opportunities per 1,000 calls",
@@ -966,7 +1254,7 @@ def opps_per_1000_calls(ds: Dataset, period: Period | str, *, by: str = "rep") -
     """
     what = "opps_per_1000_calls"
     p = as_period(period)
-    calls = _count(_calls_in_period(ds, p, what), ds, by)
+    calls = _calls_count(ds, p, by, what)
     opps = _count(_opps_created(ds, p), ds, by)
     out = ratio_frame(opps, calls)
     out["value"] = out["value"] * 1000.0
@@ -993,7 +1281,7 @@ def calls_per_opportunity(ds: Dataset, period: Period | str, *, by: str = "rep")
     """
     what = "calls_per_opportunity"
     p = as_period(period)
-    calls = _count(_calls_in_period(ds, p, what), ds, by)
+    calls = _calls_count(ds, p, by, what)
     return ratio_frame(calls, _count(_opps_created(ds, p), ds, by))
 
 
@@ -1019,7 +1307,7 @@ def activities_per_win(ds: Dataset, period: Period | str, *, by: str = "rep") ->
     """
     what = "activities_per_win"
     p = as_period(period)
-    touches = _count(_outbound_in_period(ds, p, what), ds, by)
+    touches = _outbound_count(ds, p, by, what)
     return ratio_frame(touches, _count(_won_in_period(ds, p, what), ds, by))
 
 
@@ -1052,9 +1340,16 @@ def revenue_per_conversation(
     p = as_period(period)
     act = _activities(ds, what)
     ds.require("activities.outcome", what=what)
-    connected = (act["type"] == "call") & (act["outcome"] == "connected")
-    talks = _count(_rows(act, _in_period(act, p) & (connected | _is_held_meeting(act)), "rep_id"),
-                   ds, by)
+    ix = _act_index(ds)
+    if ix is not None:
+        sl = ix.span(p)
+        connected = _act_sorted(ds, ix, "connected_call",
+                                lambda a: (a["type"] == "call") & (a["outcome"] == "connected"))
+        talks = count_codes(ix.rep[sl][connected[sl] | ix.held[sl]], ds, by)
+    else:
+        connected = (act["type"] == "call") & (act["outcome"] == "connected")
+        talks = _count(_rows(act, _in_period(act, p) & (connected | _is_held_meeting(act)),
+                             "rep_id"), ds, by)
     won = _won_in_period(ds, p, what)
     revenue = _sum(won["amount"].fillna(0.0), won, ds, by)
     return ratio_frame(revenue, talks)
@@ -1068,6 +1363,22 @@ def _outbound_emails(ds: Dataset, p: Period, what: str, *columns: str) -> pd.Dat
     ds.require(*(f"activities.{c}" for c in columns), what=what)
     mask = _in_period(act, p) & _is_outbound(act) & (act["type"] == "email")
     return _rows(act, mask, "rep_id", *columns)
+
+
+def _linked_emails(
+    ds: Dataset, p: Period, what: str, *columns: str
+) -> tuple[_ActIndex, slice, np.ndarray, np.ndarray] | None:
+    """Fast path of :func:`_outbound_emails` (after its checks): the index, the period's
+    slice, and the masks of its outbound emails and of those with ``content_links > 0``."""
+    act = _activities(ds, what)
+    ds.require(*(f"activities.{c}" for c in ("content_links", *columns)), what=what)
+    ix = _act_index(ds)
+    if ix is None or not pd.api.types.is_numeric_dtype(act["content_links"].dtype):
+        return None
+    sl = ix.span(p)
+    emails = ix.is_type(sl, "email") & ix.outbound[sl]
+    links = _act_sorted(ds, ix, "content_links>0", lambda a: a["content_links"].fillna(0) > 0)
+    return ix, sl, emails, emails & links[sl]
 
 
 @register(
@@ -1090,6 +1401,11 @@ def email_link_rate(ds: Dataset, period: Period | str, *, by: str = "rep") -> pd
     {'r1': 1.0, 'r2': nan, 'r3': nan}
     """
     what = "email_link_rate"
+    fast = _linked_emails(ds, as_period(period), what)
+    if fast is not None:
+        ix, sl, emails, linked = fast
+        return rate_frame(count_codes(ix.rep[sl][linked], ds, by),
+                          count_codes(ix.rep[sl][emails], ds, by))
     emails = _outbound_emails(ds, as_period(period), what, "content_links")
     linked = emails[emails["content_links"].fillna(0) > 0]
     return rate_frame(_count(linked, ds, by), _count(emails, ds, by))
@@ -1115,8 +1431,13 @@ def email_click_rate(ds: Dataset, period: Period | str, *, by: str = "rep") -> p
     {'r1': 2.0, 'r2': nan, 'r3': nan}
     """
     what = "email_click_rate"
-    emails = _outbound_emails(ds, as_period(period), what, "content_links", "clicks")
-    linked = emails[emails["content_links"].fillna(0) > 0]
+    fast = _linked_emails(ds, as_period(period), what, "clicks")
+    if fast is not None:
+        ix, sl, _, mask = fast
+        linked = _rows_at(ds.activities, ix.rows(sl, mask), "rep_id", "content_links", "clicks")
+    else:
+        emails = _outbound_emails(ds, as_period(period), what, "content_links", "clicks")
+        linked = emails[emails["content_links"].fillna(0) > 0]
     clicks = _sum(linked["clicks"].astype(float).fillna(0.0), linked, ds, by)
     return ratio_frame(clicks, _count(linked, ds, by))
 
@@ -1141,6 +1462,13 @@ def collateral_usage_rate(ds: Dataset, period: Period | str, *, by: str = "rep")
     what = "collateral_usage_rate"
     _activities(ds, what)
     ds.require("activities.collateral_id", what=what)
+    ix = _act_index(ds)
+    if ix is not None:
+        sl = ix.span(as_period(period))
+        out = ix.outbound[sl]
+        used = out & _act_sorted(ds, ix, "collateral_id", lambda a: a["collateral_id"].notna())[sl]
+        return rate_frame(count_codes(ix.rep[sl][used], ds, by),
+                          count_codes(ix.rep[sl][out], ds, by))
     touches = _outbound_in_period(ds, as_period(period), what, "collateral_id")
     used = touches[touches["collateral_id"].notna()]
     return rate_frame(_count(used, ds, by), _count(touches, ds, by))
@@ -1148,17 +1476,42 @@ def collateral_usage_rate(ds: Dataset, period: Period | str, *, by: str = "rep")
 
 def _key_account_activities(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
     """Activities in the period on a key account (their own account, else their deal's)."""
-    act = _activities(ds, what)
+    columns = ("rep_id", "account_id", "opportunity_id", "duration_min")
+    fast = _key_account_span(ds, p, what)
+    if fast is not None:
+        ix, sl, on_key = fast
+        return _rows_at(ds.activities, ix.rows(sl, on_key), *columns)
+    act = ds.activities
+    cur = _rows(act, _in_period(act, p), *columns)
+    return cur[_on_key_account(ds, cur)]
+
+
+def _key_account_span(ds: Dataset, p: Period, what: str
+                      ) -> tuple[_ActIndex, slice, np.ndarray] | None:
+    """The checks of :func:`_key_account_activities`, then its fast path: the activity
+    index, the period's slice and the mask of its rows on a key account (``None``: no
+    fast path)."""
+    _activities(ds, what)
     ds.require("accounts.key_account", what=what)
-    opps = ds.opportunities
     via_opp = ds.has("activities", "opportunity_id") and ds.has("opportunities", "account_id")
     if not (ds.has("activities", "account_id") or via_opp):
         raise MissingDataError(
             "activities.account_id or activities.opportunity_id with opportunities.account_id",
             what,
         )
-    cur = _rows(act, _in_period(act, p), "rep_id", "account_id", "opportunity_id",
-                "duration_min")
+    ix = _act_index(ds)
+    if ix is None:
+        return None
+    sl = ix.span(p)
+    # whether an activity is on a key account does not depend on the period
+    on_key = _act_sorted(ds, ix, "on_key_account", lambda a: _on_key_account(ds, a))
+    return ix, sl, on_key[sl]
+
+
+def _on_key_account(ds: Dataset, cur: pd.DataFrame) -> np.ndarray:
+    """Mask of the activities ``cur`` whose account (else their deal's) is a key account."""
+    opps = ds.opportunities
+    via_opp = ds.has("activities", "opportunity_id") and ds.has("opportunities", "account_id")
     account = _column(cur, "account_id")
     if via_opp:
         opp_account = opps.dropna(subset=["account_id"]).drop_duplicates("opportunity_id")
@@ -1168,7 +1521,7 @@ def _key_account_activities(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
             account = account.fillna(_lookup(cur["opportunity_id"][missing], opp_account))
     accounts = ds.accounts
     key = accounts.loc[accounts["key_account"].fillna(False).astype(bool), "account_id"]
-    return cur[_isin(account, key)]
+    return _isin(account, key)
 
 
 @register(
@@ -1198,6 +1551,10 @@ def key_account_touches(ds: Dataset, period: Period | str, *, by: str = "rep") -
     """
     what = "key_account_touches"
     p = as_period(period)
+    fast = _key_account_span(ds, p, what)
+    if fast is not None:
+        ix, sl, on_key = fast
+        return count_codes(ix.rep[sl][on_key], ds, by, name=what).astype(float) / p.months
     rows = _key_account_activities(ds, p, what)
     out = _count(rows, ds, by, name=what).astype(float) / p.months
     return out
@@ -1311,7 +1668,7 @@ def outreach_to_first_appointment(
     """
     what = "outreach_to_first_appointment"
     p = as_period(period)
-    touches = _count(_outbound_in_period(ds, p, what), ds, by)
+    touches = _outbound_count(ds, p, by, what)
     firsts = _count(_first_appointments(ds, p, what)[0], ds, by)
     return ratio_frame(touches, firsts)
 
@@ -1346,7 +1703,21 @@ def first_appointment_to_next_step(
     what = "first_appointment_to_next_step"
     p = as_period(period)
     act = _activities(ds, what)
-    firsts, stages = _first_appointments(ds, p, what)
+    everyone, stages = _all_first_appointments(ds, what)
+    in_period = p.contains(everyone["at"]).to_numpy()
+    firsts = everyone[in_period]
+    if stages is None or unique_ids(ds, "leads", "lead_id"):
+        # whether a first appointment led to a next step does not depend on the period
+        done = cached(ds, "next_step", lambda: frozen(_next_step(ds, act, everyone, stages)))
+        success = firsts[done[in_period]]
+    else:
+        success = firsts[_next_step(ds, act, firsts, stages)]
+    return rate_frame(_count(success, ds, by), _count(firsts, ds, by))
+
+
+def _next_step(ds: Dataset, act: pd.DataFrame, firsts: pd.DataFrame,
+               stages: pd.DataFrame | None) -> np.ndarray:
+    """Mask of the ``firsts`` rows (first appointments) followed by a next step."""
     lead_at = pd.Series(firsts["at"].array, index=pd.Index(firsts["lead"].array))
     opp_lead = _opp_to_lead(ds, stages)
     steps = _rows(act, _is_type(act, "proposal_sent", "demo", "meeting"), "type", "occurred_at",
@@ -1363,5 +1734,4 @@ def first_appointment_to_next_step(
         later = (proposal >= _lookup(proposal.index.to_series(), lead_at)).to_numpy()
         undated = ~_from_history(ds, stages.loc[proposal.index, "opportunity_id"])
         done |= set(proposal.index[later | undated])
-    success = firsts[_isin(firsts["lead"], list(done))]
-    return rate_frame(_count(success, ds, by), _count(firsts, ds, by))
+    return _isin(firsts["lead"], list(done))

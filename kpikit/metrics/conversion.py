@@ -29,13 +29,24 @@ import pandas as pd
 
 from kpikit.dataset import Dataset
 from kpikit.errors import KpikitError, MissingDataError
-from kpikit.metrics._common import KEY_NAMES, as_period, attach_group, group_index
+from kpikit.metrics._common import (
+    KEY_NAMES,
+    as_period,
+    attach_group,
+    cached,
+    codes_in,
+    count_codes,
+    frozen,
+    group_index,
+    is_arrow_str,
+    reps_are_keys,
+)
 from kpikit.metrics.funnel import (
     CURRENT,
     HISTORY,
     WON,
     _example_dataset,  # noqa: F401  (used by the doctests)
-    _lead_links,
+    _lead_positions,
     _take,
     entry_stage,
     funnel_stages,
@@ -71,21 +82,48 @@ __all__ = [
 
 # --------------------------------------------------------------------------- helpers
 def _cohort_rate(
-    ds: Dataset, frame: pd.DataFrame, start: str, success: str, period: Period | str, by: str
+    ds: Dataset, frame: pd.DataFrame, start: str, success: str, period: Period | str, by: str,
+    *, source: str | None = None,
 ) -> pd.DataFrame:
     """rate_frame per group: rows of ``frame`` whose ``start`` time is in the period (n),
-    of which ``success`` is set (successes)."""
+    of which ``success`` is set (successes).
+
+    ``source`` (``"leads"`` / ``"sql"``) says that ``frame`` has the rows of
+    :func:`lead_funnel` / :func:`sql_funnel`, whose rep codes are then reused.
+    """
     p = as_period(period)
     groups = group_index(ds, by)
-    cohort = frame[p.contains(frame[start]).to_numpy()]
-    keys = attach_group(cohort, ds, by)
-    n = keys.groupby(keys).size().reindex(groups, fill_value=0)
-    s = cohort[success].notna().groupby(keys).sum().reindex(groups, fill_value=0)
-    out = rate_frame(s, n)
-    if "basis" in cohort.columns:
-        b = set(cohort["basis"].dropna()) & {HISTORY, CURRENT}
+    in_period = p.contains(frame[start]).to_numpy()
+    codes = _funnel_rep_codes(ds, source) if source else None
+    if codes is not None:
+        c = codes[in_period]
+        hit = frame[success].notna().to_numpy()[in_period]
+        out = rate_frame(count_codes(c[hit], ds, by), count_codes(c, ds, by))
+        basis = frame["basis"][in_period] if "basis" in frame.columns else None
+    else:
+        cohort = frame[in_period]
+        keys = attach_group(cohort, ds, by)
+        n = keys.groupby(keys).size().reindex(groups, fill_value=0)
+        s = cohort[success].notna().groupby(keys).sum().reindex(groups, fill_value=0)
+        out = rate_frame(s, n)
+        basis = cohort["basis"] if "basis" in cohort.columns else None
+    if basis is not None:
+        b = set(pd.unique(basis.dropna())) & {HISTORY, CURRENT}
         out.attrs["basis"] = b.pop() if len(b) == 1 else ("mixed" if b else None)
     return out
+
+
+def _funnel_rep_codes(ds: Dataset, source: str) -> np.ndarray | None:
+    """Rep codes (:func:`~kpikit.metrics._common.rep_codes`) of the rows of the lead funnel
+    (``source="leads"``) or the SQL funnel (``"sql"``), cached; ``None`` without a fast path."""
+    if not reps_are_keys(ds):
+        return None
+
+    def build() -> np.ndarray:
+        frame = lead_funnel(ds) if source == "leads" else sql_funnel(ds)
+        return frozen(codes_in(frame["rep_id"], pd.Index(ds.reps["rep_id"])))
+
+    return cached(ds, ("funnel_rep_codes", source), build)
 
 
 def _need_stage(ds: Dataset, key: str, what: str) -> str:
@@ -138,7 +176,8 @@ def conv_lead_to_sql(ds: Dataset, period: Period | str, *, by: str = "rep") -> p
     r2        1.0          2  2
     """
     _require_qualification(ds, "conv_lead_to_sql")
-    return _cohort_rate(ds, lead_funnel(ds), "created_at", "qualified_at", period, by)
+    return _cohort_rate(ds, lead_funnel(ds), "created_at", "qualified_at", period, by,
+                        source="leads")
 
 
 @register(
@@ -165,7 +204,8 @@ def conv_sql_to_meeting(ds: Dataset, period: Period | str, *, by: str = "rep") -
     """
     meeting = _need_stage(ds, "meeting", "conv_sql_to_meeting")
     f = sql_funnel(ds)
-    return _cohort_rate(ds, f, entry_stage(ds.config.stages), _sql_col(ds, meeting), period, by)
+    return _cohort_rate(ds, f, entry_stage(ds.config.stages), _sql_col(ds, meeting), period, by,
+                        source="sql")
 
 
 @register(
@@ -190,7 +230,8 @@ def conv_meeting_to_proposal(
     meeting = _need_stage(ds, "meeting", "conv_meeting_to_proposal")
     proposal = _need_stage(ds, "proposal", "conv_meeting_to_proposal")
     f = sql_funnel(ds)
-    return _cohort_rate(ds, f, _sql_col(ds, meeting), _sql_col(ds, proposal), period, by)
+    return _cohort_rate(ds, f, _sql_col(ds, meeting), _sql_col(ds, proposal), period, by,
+                        source="sql")
 
 
 @register(
@@ -213,7 +254,8 @@ def conv_proposal_to_won(ds: Dataset, period: Period | str, *, by: str = "rep") 
     r2        NaN  0
     """
     proposal = _need_stage(ds, "proposal", "conv_proposal_to_won")
-    return _cohort_rate(ds, sql_funnel(ds), _sql_col(ds, proposal), WON, period, by)
+    return _cohort_rate(ds, sql_funnel(ds), _sql_col(ds, proposal), WON, period, by,
+                        source="sql")
 
 
 @register(
@@ -233,7 +275,8 @@ def conv_lead_to_customer(ds: Dataset, period: Period | str, *, by: str = "rep")
     [0.5, 0.0]
     """
     _require_links(ds, "conv_lead_to_customer")
-    return _cohort_rate(ds, lead_funnel(ds), "created_at", "won_at", period, by)
+    return _cohort_rate(ds, lead_funnel(ds), "created_at", "won_at", period, by,
+                        source="leads")
 
 
 @register(
@@ -254,7 +297,8 @@ def conv_sql_to_customer(ds: Dataset, period: Period | str, *, by: str = "rep") 
     org
     all reps  0.333  3
     """
-    return _cohort_rate(ds, sql_funnel(ds), entry_stage(ds.config.stages), WON, period, by)
+    return _cohort_rate(ds, sql_funnel(ds), entry_stage(ds.config.stages), WON, period, by,
+                        source="sql")
 
 
 # --------------------------------------------------------------------------- stage pairs
@@ -308,7 +352,7 @@ def _transition_rate(
     ds: Dataset, t: Transition, period: Period | str, by: str
 ) -> pd.DataFrame:
     frame = lead_funnel(ds) if t.source == "leads" else sql_funnel(ds)
-    return _cohort_rate(ds, frame, t.start, t.success, period, by)
+    return _cohort_rate(ds, frame, t.start, t.success, period, by, source=t.source)
 
 
 @register(
@@ -399,7 +443,7 @@ def pct_leads_qualified(
     if basis == "period_end":
         q = lf["qualified_at"]
         lf = lf.assign(qualified_at=q.where(q < as_period(period).end))
-    return _cohort_rate(ds, lf, "created_at", "qualified_at", period, by)
+    return _cohort_rate(ds, lf, "created_at", "qualified_at", period, by, source="leads")
 
 
 def pct_leads_qualified_by_stage(
@@ -426,7 +470,7 @@ def pct_leads_qualified_by_stage(
     if has_lead_links(ds):
         reach = stage_reach(ds)
         reach = reach[~reach.index.duplicated()]
-        pos = _lead_links(ds, reach)
+        pos = _lead_positions(ds)
         for s in [*funnel_stages(cfg)[1:], WON]:
             times[cfg.won[0] if s == WON else s] = pd.Series(
                 _take(reach[s].to_numpy(), pos), index=lf.index
@@ -439,7 +483,7 @@ def pct_leads_qualified_by_stage(
         if basis == "period_end":
             t = t.where(t < end)
         frames.append(_cohort_rate(ds, lf.assign(_reached=t), "created_at", "_reached",
-                                   period, by))
+                                   period, by, source="leads"))
     names = list(times)
     out = pd.concat(frames, keys=names, names=["stage", key]).swaplevel(0, 1)
     return out.reindex(pd.MultiIndex.from_product([groups, names], names=[key, "stage"]))
@@ -452,8 +496,12 @@ def _qualified_in(ds: Dataset, period: Period | str, column: str, what: str) -> 
     p = as_period(period)
     mask = p.contains(lf["qualified_at"]).to_numpy()
     leads = ds.leads
-    vals = leads[column].to_numpy()
-    return pd.DataFrame({"rep_id": lf["rep_id"].to_numpy()[mask], column: vals[mask]})
+
+    def values(s: pd.Series) -> np.ndarray:
+        # strings: the same objects as to_numpy()[mask], converting only the period's rows
+        return s[mask].to_numpy() if is_arrow_str(s) else s.to_numpy()[mask]
+
+    return pd.DataFrame({"rep_id": values(lf["rep_id"]), column: values(leads[column])})
 
 
 @register(

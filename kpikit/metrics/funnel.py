@@ -31,7 +31,18 @@ import pandas as pd
 from kpikit.config import StageConfig
 from kpikit.dataset import Dataset
 from kpikit.errors import ConfigError, KpikitError
-from kpikit.metrics._common import GROUPINGS, KEY_NAMES, attach_group, group_index
+from kpikit.metrics._common import (
+    GROUPINGS,
+    KEY_NAMES,
+    attach_group,
+    cached,
+    codes_in,
+    count_codes,
+    frozen,
+    group_index,
+    is_arrow_str,
+    reps_are_keys,
+)
 from kpikit.periods import Period
 from kpikit.stats import rate_frame
 
@@ -76,23 +87,14 @@ def _check_stage_names(stages: StageConfig) -> None:
 
 
 def _cached(ds: Dataset, name: str, build: Callable[[], pd.DataFrame]) -> pd.DataFrame:
-    """Memoise a funnel frame on the dataset (keyed on the identity of its tables).
+    """Memoise a funnel frame on the dataset (:func:`kpikit.metrics._common.cached`: keyed on
+    the identity of its tables and config).
 
     Tables of a validated dataset are treated as read-only; replacing a table (or the
     config) invalidates the entry. A shallow copy is returned, so that (copy-on-write)
     a caller adding columns never changes the cached frame.
     """
-    key = (
-        name,
-        id(ds.config),
-        *(id(ds.tables.get(t)) for t in ("reps", "opportunities", "stage_history", "leads")),
-    )
-    cache: dict[Any, pd.DataFrame] = ds.__dict__.setdefault("_funnel_cache", {})
-    if key not in cache:
-        for old in [k for k in cache if k[0] == name]:
-            del cache[old]
-        cache[key] = build()
-    return cache[key].copy(deep=False)
+    return cached(ds, ("funnel", name), build)
 
 
 def _positions(ids: Any, targets: Any) -> np.ndarray:
@@ -102,6 +104,13 @@ def _positions(ids: Any, targets: Any) -> np.ndarray:
     lookup). Missing ids never match.
     """
     a, b = _as_str(ids), _as_str(targets)
+    if is_arrow_str(a) and is_arrow_str(b):  # one hash of ids, one pass over the targets
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(b.array)
+        found = pc.index_in(arr, value_set=pa.array(a.array).cast(arr.type), skip_nulls=True)
+        return np.asarray(found.fill_null(-1), dtype=np.int64)
     codes, uniques = pd.factorize(pd.concat([a, b], ignore_index=True))
     ca, cb = codes[: len(a)], codes[len(a) :]
     lookup = np.full(len(uniques) + 1, -1, dtype=np.int64)  # last slot: missing (code -1)
@@ -287,6 +296,16 @@ def has_lead_links(ds: Dataset) -> bool:
     )
 
 
+def _lead_positions(ds: Dataset) -> np.ndarray:
+    """:func:`_lead_links` of the (first row of each) :func:`stage_reach` opportunity, cached."""
+
+    def build() -> np.ndarray:
+        reach = stage_reach(ds)
+        return frozen(_lead_links(ds, reach[~reach.index.duplicated()]))
+
+    return cached(ds, "lead_links", build)
+
+
 def _lead_links(ds: Dataset, reach: pd.DataFrame) -> np.ndarray:
     """Row position in ``reach`` of the opportunity each lead converted into (-1: none).
 
@@ -348,7 +367,7 @@ def _lead_funnel(ds: Dataset) -> pd.DataFrame:
     leads = ds.leads
     reach = stage_reach(ds)
     reach = reach[~reach.index.duplicated()]
-    pos = _lead_links(ds, reach)
+    pos = _lead_positions(ds)
     created = leads["created_at"]
     qualified = pd.to_datetime(_col(leads, "qualified_at", leads.index)).to_numpy()
     opened = _take(reach["created_at"].to_numpy(), pos)
@@ -417,7 +436,7 @@ def _sql_funnel(ds: Dataset) -> pd.DataFrame:
     parts = []
     if has_lead_links(ds):
         lf = lead_funnel(ds)
-        pos = _lead_links(ds, reach)
+        pos = _lead_positions(ds)
         q = np.flatnonzero(lf["qualified_at"].notna().to_numpy())
         # one SQL per opportunity: the earliest qualified lead converting into it
         order = q[np.argsort(lf["qualified_at"].to_numpy()[q], kind="stable")]
@@ -488,20 +507,46 @@ def stage_win_probability(
     closed = reach["status"].isin(["won", "lost"])
     if as_of is not None:
         closed &= (reach["closed_at"] < _as_of_time(as_of)).fillna(False)
-    c = reach[closed.to_numpy()]
-    keys = attach_group(c, ds, by)
-    groups = group_index(ds, by)
-    won = c[WON].notna()
     frames = []
-    for s in cfg.order:
-        hit = c[s].notna()
-        n = hit.groupby(keys).sum().reindex(groups, fill_value=0)
-        w = (hit & won).groupby(keys).sum().reindex(groups, fill_value=0)
-        frames.append(rate_frame(w, n))
+    fast = _reach_flags(ds)
+    if fast is not None:  # integer rep codes and flags of every opportunity, once per dataset
+        codes, won, reached = fast
+        mask = closed.to_numpy()
+        codes, won = codes[mask], won[mask]
+        for s in cfg.order:
+            hit = reached[s][mask]
+            frames.append(rate_frame(count_codes(codes[hit & won], ds, by),
+                                     count_codes(codes[hit], ds, by)))
+        groups = group_index(ds, by)
+    else:
+        c = reach[closed.to_numpy()]
+        keys = attach_group(c, ds, by)
+        groups = group_index(ds, by)
+        won = c[WON].notna()
+        for s in cfg.order:
+            hit = c[s].notna()
+            n = hit.groupby(keys).sum().reindex(groups, fill_value=0)
+            w = (hit & won).groupby(keys).sum().reindex(groups, fill_value=0)
+            frames.append(rate_frame(w, n))
     key = KEY_NAMES[by]
     out = pd.concat(frames, keys=list(cfg.order), names=["stage", key]).swaplevel(0, 1)
     full = pd.MultiIndex.from_product([groups, list(cfg.order)], names=[key, "stage"])
     return out.reindex(full)
+
+
+def _reach_flags(ds: Dataset) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None:
+    """Per :func:`stage_reach` row: rep code, won, and reached each open stage (cached);
+    ``None`` when the reps are not unique ids."""
+    if not reps_are_keys(ds):
+        return None
+
+    def build() -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        reach = stage_reach(ds)
+        codes = codes_in(reach["rep_id"], pd.Index(ds.reps["rep_id"]))
+        reached = {s: frozen(reach[s].notna().to_numpy()) for s in ds.config.stages.order}
+        return frozen(codes), frozen(reach[WON].notna().to_numpy()), reached
+
+    return cached(ds, "reach_flags", build)
 
 
 # --------------------------------------------------------------------------- example

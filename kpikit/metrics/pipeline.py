@@ -27,10 +27,19 @@ import numpy as np
 import pandas as pd
 
 from kpikit.dataset import Dataset
-from kpikit.metrics._common import NO_GROUP, as_period, group_index, group_map
+from kpikit.metrics._common import (
+    NO_GROUP,
+    as_period,
+    cached,
+    codes_in,
+    frozen,
+    group_index,
+    group_map,
+    unique_ids,
+)
 from kpikit.metrics.funnel import entry_stage, stage_win_probability
 from kpikit.metrics.registry import register
-from kpikit.metrics.results import _opportunities, open_at, quota_for, rep_revenue
+from kpikit.metrics.results import _opportunities, open_at, open_mask, quota_for, rep_revenue
 from kpikit.periods import Period, period_labels
 from kpikit.stats import ratio_frame
 
@@ -98,15 +107,33 @@ def open_pipeline(ds: Dataset, when: pd.Timestamp | str) -> pd.DataFrame:
     stage = pd.Series(np.nan, index=opps.index, dtype=object)
     hist = ds.stage_history
     if hist is not None and len(hist):
-        h = hist[(hist["entered_at"] < t) & hist["opportunity_id"].isin(opps["opportunity_id"])]
-        rank = {s: i for i, s in enumerate(cfg.all)}
-        h = h.assign(_rank=h["stage"].map(rank).fillna(-1))
-        h = h.sort_values(["opportunity_id", "entered_at", "_rank", "stage"], kind="stable")
+        if unique_ids(ds, "opportunities", "opportunity_id"):
+            # sorted once per dataset; filtering keeps the order of a stable sort
+            h, row = cached(ds, "sorted_stage_history", lambda: _sorted_history(ds, hist))
+            is_open = np.zeros(len(ds.opportunities) + 1, dtype=bool)
+            is_open[np.flatnonzero(open_mask(ds, t))] = True  # last slot: unknown opportunity
+            h = h[(h["entered_at"] < t).to_numpy() & is_open[row]]
+        else:
+            h = hist[(hist["entered_at"] < t) & hist["opportunity_id"].isin(opps["opportunity_id"])]
+            h = _sort_history(h, cfg.all)
         last = h.drop_duplicates("opportunity_id", keep="last").set_index("opportunity_id")["stage"]
         stage = opps["opportunity_id"].map(last).astype(object)
     stage = stage.fillna(opps["stage"].where(opps["status"] == "open"))
     known = stage.notna() & ~stage.isin(cfg.won + cfg.lost)
     return opps.assign(stage_at=stage.where(known, UNKNOWN_STAGE))
+
+
+def _sort_history(h: pd.DataFrame, stages: tuple[str, ...]) -> pd.DataFrame:
+    """Stage entries by opportunity, then time, then funnel stage (the later stage last)."""
+    rank = {s: i for i, s in enumerate(stages)}
+    h = h.assign(_rank=h["stage"].map(rank).fillna(-1))
+    return h.sort_values(["opportunity_id", "entered_at", "_rank", "stage"], kind="stable")
+
+
+def _sorted_history(ds: Dataset, hist: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`_sort_history` of every entry, and each entry's opportunity row (-1: unknown)."""
+    h = _sort_history(hist, ds.config.stages.all)
+    return h, frozen(codes_in(h["opportunity_id"], pd.Index(ds.opportunities["opportunity_id"])))
 
 
 def _pooled_quota(ds: Dataset, p: Period, by: str, what: str) -> tuple[pd.Series, pd.Series, pd.Series]:

@@ -53,7 +53,9 @@ from kpikit.metrics._common import (
     NO_GROUP,
     ORG_LABEL,
     as_period,
+    cached,
     count_by,
+    frozen,
     group_index,
     group_map,
     sum_by,
@@ -110,13 +112,19 @@ def _opportunities(ds: Dataset, what: str, *, closed: bool = True) -> pd.DataFra
     """The opportunities table; with ``closed``, insist on ``close_date`` for the closed deals."""
     ds.require("opportunities", what=what)
     opps = ds.opportunities
-    if closed:
-        is_closed = opps["status"].isin(("won", "lost"))
-        if "close_date" not in opps.columns or (
-            is_closed.any() and opps.loc[is_closed, "close_date"].isna().all()
-        ):
-            raise MissingDataError("opportunities.close_date", what)
+    if closed and not cached(ds, "close_dates_known", lambda: _close_dates_known(opps)):
+        raise MissingDataError("opportunities.close_date", what)
     return opps
+
+
+def _close_dates_known(opps: pd.DataFrame) -> bool:
+    """Whether closed deals can be placed in periods: a ``close_date`` column with a date on at
+    least one closed deal (or no closed deal at all)."""
+    is_closed = opps["status"].isin(("won", "lost"))
+    return not (
+        "close_date" not in opps.columns
+        or (is_closed.any() and opps.loc[is_closed, "close_date"].isna().all())
+    )
 
 
 def closed_in(ds: Dataset, period: Period | str, status: str, *, what: str = "") -> pd.DataFrame:
@@ -127,7 +135,14 @@ def closed_in(ds: Dataset, period: Period | str, status: str, *, what: str = "")
     """
     p = as_period(period)
     opps = _opportunities(ds, what or f"{status} deals")
-    return opps[(opps["status"] == status) & p.contains(opps["close_date"])]
+    return opps[_status_is(ds, status) & p.contains(opps["close_date"]).to_numpy()]
+
+
+def _status_is(ds: Dataset, *statuses: str) -> np.ndarray:
+    """Mask of the opportunities whose status is one of ``statuses`` (cached per dataset)."""
+    opps = ds.opportunities
+    return cached(ds, ("status_is", statuses),
+                  lambda: frozen(opps["status"].isin(statuses).to_numpy(dtype=bool)))
 
 
 def open_at(ds: Dataset, when: pd.Timestamp | str) -> pd.DataFrame:
@@ -141,13 +156,18 @@ def open_at(ds: Dataset, when: pd.Timestamp | str) -> pd.DataFrame:
     >>> open_at(_example(), "2026-10-01")["opportunity_id"].tolist()
     ['o1', 'o2']
     """
+    return ds.table("opportunities")[open_mask(ds, when)]
+
+
+def open_mask(ds: Dataset, when: pd.Timestamp | str) -> np.ndarray:
+    """Mask of the opportunities open at instant ``when`` (the rows of :func:`open_at`)."""
     t = pd.Timestamp(when)
     opps = ds.table("opportunities")
-    still_open = opps["status"] == "open"
+    still_open = _status_is(ds, "open")
     if "close_date" in opps.columns:
-        closed_later = opps["status"].isin(("won", "lost")) & (opps["close_date"] >= t)
+        closed_later = _status_is(ds, "won", "lost") & (opps["close_date"] >= t).to_numpy()
         still_open = still_open | closed_later
-    return opps[(opps["created_at"] < t) & still_open]
+    return (opps["created_at"] < t).to_numpy() & still_open
 
 
 def rep_revenue(ds: Dataset, period: Period | str, *, what: str = "total_sales") -> pd.Series:
@@ -235,7 +255,7 @@ def quota_for(ds: Dataset, period: Period | str, *, what: str = "quota") -> pd.S
     p = as_period(period)
     ds.require("quotas", what=what)
     quotas = ds.quotas
-    table = _period_table(quotas, quotas["rep_id"], "quota")
+    table = cached(ds, "quota_table", lambda: _period_table(quotas, quotas["rep_id"], "quota"))
     out = _resolve(table, p).reindex(ds.rep_ids)
     out.index.name = "rep_id"
     return out.rename("quota")
@@ -261,7 +281,7 @@ def cost_for(ds: Dataset, period: Period | str, column: str, *, what: str = "cos
         key = costs["channel"].fillna(NO_GROUP)
     else:
         key = pd.Series("(all)", index=costs.index)
-    table = _period_table(costs, key, column)
+    table = cached(ds, ("cost_table", column), lambda: _period_table(costs, key, column))
     touching = [q.label for q in [p, *_parents(p), *_descendants(p)]]
     touches = table.reindex(columns=touching).notna().any(axis=1)
     val = _resolve(table, p)[touches]
@@ -276,7 +296,14 @@ def _quota_frame(ds: Dataset, period: Period, what: str) -> pd.DataFrame:
 
 
 def _customer_owner(ds: Dataset, what: str) -> pd.Series:
-    """account_id -> rep_id: ``accounts.rep_id``, else the rep of the account's first won deal."""
+    """account_id -> rep_id: ``accounts.rep_id``, else the rep of the account's first won deal.
+
+    The same for every period: computed once per dataset (:func:`~kpikit.metrics._common.cached`).
+    """
+    return cached(ds, "customer_owner", lambda: _find_customer_owner(ds, what))
+
+
+def _find_customer_owner(ds: Dataset, what: str) -> pd.Series:
     parts = []
     if ds.has("accounts", "rep_id"):
         acc = ds.accounts.dropna(subset=["rep_id"]).drop_duplicates("account_id")
@@ -313,7 +340,20 @@ def _customer_flags(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
             "during": (start < p.end) & (end.isna() | (end >= p.start)),
         }
     )
-    return flags.groupby(cust["account_id"].to_numpy()).any()
+    # the accounts as integer codes (sorted like groupby's keys), factorised once per dataset
+    codes, accounts = cached(ds, "customer_accounts", lambda: _customer_accounts(cust))
+    ok = codes >= 0
+    return pd.DataFrame(
+        {c: np.bincount(codes[ok], weights=flags[c].to_numpy(dtype=bool)[ok],
+                        minlength=len(accounts)) > 0 for c in flags.columns},
+        index=accounts,
+    )
+
+
+def _customer_accounts(cust: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """Each customer row's account as a code into the sorted distinct account ids (-1: none)."""
+    codes, uniques = pd.factorize(cust["account_id"].to_numpy(), sort=True)
+    return frozen(codes), pd.Index(uniques)
 
 
 def _customer_groups(ds: Dataset, accounts: pd.Index, by: str, what: str) -> pd.Series:
