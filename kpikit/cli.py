@@ -322,7 +322,9 @@ def import_(
     source: Annotated[
         str, typer.Argument(help="hubspot, salesforce, pipedrive, maven or generic.", show_default=False)
     ],
-    files: Annotated[list[Path], typer.Argument(help="The CRM's export files (CSV or .xlsx).", show_default=False)],
+    files: Annotated[
+        list[Path], typer.Argument(help="The CRM's export files (CSV or .xlsx).", show_default=False)
+    ],
     out: Annotated[Path, typer.Option("--out", help="Folder to write the dataset into.", show_default=False)],
     mapping: Annotated[
         Path | None,
