@@ -20,10 +20,15 @@ report is well under a second of that. So ``workers`` threads each own one long-
 Jupyter kernel (jupyter_client + nbclient) and run papermill against it for rep after
 rep (papermill's own parameterisation, metadata and error handling; only the kernel is
 not started anew, through the papermill engine ``kpikit_reuse`` registered here). At
-start each kernel loads the dataset once into ``kpikit.demo.SHARED_DATASETS`` (the
+start each kernel gets the dataset the batch process loaded and validated (a pickle in a
+private temporary file, read in milliseconds) into ``kpikit.demo.SHARED_DATASETS`` (the
 notebook's ``kpikit.open_dataset(data)`` returns it while the files are unchanged) and
 :mod:`kpikit.report` memoises the org-wide tables on that dataset, so each kernel
 computes them once per batch. The rendering (HTML, PDF) happens in the worker threads.
+Kernels rather than forked worker processes running the cells: the notebook runs exactly
+as papermill runs it for anyone (same kernel, display formatters, outputs and error
+cells), so a batch report and :func:`kpikit.reports.render_rep_report`'s are the same
+document, and a crash (``os._exit``, a segfault, the OOM killer) takes down one kernel.
 
 **No state crosses from one rep to the next.** Between two reps the kernel's user
 namespace is wiped and a fresh session started (``InteractiveShell.reset``: variables,
@@ -44,7 +49,8 @@ HTML published for it (a stale one is removed) and the batch goes on; the comman
 non-zero at the end. ``resume=True`` redoes only reps that failed or whose files are
 missing. Every file is written to a hidden temporary file and renamed into place, and
 the HTML comes last, so an interrupted run (Ctrl-C) never leaves a half-written report;
-the manifest is rewritten after every rep, and interrupted reps are recorded as such.
+the manifest is rewritten as reps finish (at most once a second, and at the end), and
+interrupted reps are recorded as such.
 
 **Privacy.** A rep's files hold that rep's records and anonymous aggregates only (the
 report module's contract). ``index.html`` and ``manifest.json`` hold rep ids, names and
@@ -104,7 +110,7 @@ __all__ = [
 #: the papermill engine that runs a notebook in an already running kernel
 ENGINE_NAME = "kpikit_reuse"
 #: statuses of a rep in a batch
-STATUSES = ("ok", "failed", "timeout", "killed", "interrupted", "skipped")
+STATUSES = ("ok", "failed", "timeout", "killed", "interrupted", "skipped", "pending")
 MANIFEST = "manifest.json"
 INDEX = "index.html"
 #: test-only: JSON ``{rep_id: "raise" | "exit" | "hang"}`` makes those reps' notebooks fail
@@ -122,7 +128,8 @@ class RepStatus:
 
     ``status``: ``ok``; ``failed`` (an error in the notebook or while writing);
     ``timeout``; ``killed`` (the kernel died); ``interrupted`` (Ctrl-C); ``skipped``
-    (done by an earlier run, with ``resume=True``). ``reason`` is a short explanation
+    (done by an earlier run, with ``resume=True``); ``pending`` (not rendered yet, while a
+    run goes on). ``reason`` is a short explanation
     without data values; ``error`` the exception's summary with values redacted.
     ``outputs`` maps a format to its file name inside the output folder.
     """
@@ -131,7 +138,7 @@ class RepStatus:
     stem: str
     name: str | None = None
     team: str | None = None
-    status: str = "missing"
+    status: str = "pending"
     reason: str = ""
     error: str = ""
     duration_s: float | None = None
@@ -179,7 +186,7 @@ class BatchResult:
     @property
     def failed(self) -> list[RepStatus]:
         """Reps without a report after this run (failed, timed out, killed, interrupted)."""
-        return self.by_status("failed", "timeout", "killed", "interrupted", "missing")
+        return self.by_status("failed", "timeout", "killed", "interrupted", "pending")
 
     @property
     def skipped(self) -> list[RepStatus]:
@@ -266,9 +273,15 @@ def _stat_signature(data: str) -> tuple:
 _KERNEL_STATE: dict[str, Any] = {}
 
 
-def _kernel_setup(data: str | None) -> None:
-    """Prepare a worker kernel: load the dataset once, start vl-convert, snapshot the state."""
+def _kernel_setup(data: str | None, snapshot: str | None = None, signature: tuple | None = None) -> None:
+    """Prepare a worker kernel: load the dataset once, start vl-convert, snapshot the state.
+
+    ``snapshot`` is a pickle of the dataset the batch process loaded (written by
+    :func:`run_batch`, read here in milliseconds instead of parsing and validating the
+    files again); it is used while the files still have their ``signature``
+    (:func:`_stat_signature` when the batch loaded them)."""
     import gc
+    import pickle
     import random
     import warnings
 
@@ -282,10 +295,17 @@ def _kernel_setup(data: str | None) -> None:
 
     key = "" if data is None else str(data)
     if data is None:
-        demo.SHARED_DATASETS[key] = (lambda: True, kpikit.open_dataset(None))
+        still_valid = lambda: True  # noqa: E731  (the sample org is generated, never changes)
     else:
-        signature = _stat_signature(key)
-        demo.SHARED_DATASETS[key] = (lambda: _stat_signature(key) == signature, kpikit.load(key))
+        if signature is None or snapshot is None:
+            signature = _stat_signature(key)
+        still_valid = lambda: _stat_signature(key) == signature  # noqa: E731
+    if snapshot is not None and still_valid():
+        with open(snapshot, "rb") as handle:
+            ds = pickle.load(handle)
+    else:
+        ds = kpikit.open_dataset(data)
+    demo.SHARED_DATASETS[key] = (still_valid, ds)
     plots.to_svg(plots.channel_bars(pd.DataFrame({"channel": ["-"], "revenue": [0.0]})))
     _KERNEL_STATE.update(
         cwd=os.getcwd(),
@@ -442,8 +462,18 @@ class ReusableKernel:
     kernel's channels), except :meth:`kill`, which only signals the process.
     """
 
-    def __init__(self, data: str | None, *, kernel_name: str = "python3", cwd: Path = NOTEBOOKS_DIR):
+    def __init__(
+        self,
+        data: str | None,
+        *,
+        kernel_name: str = "python3",
+        cwd: Path = NOTEBOOKS_DIR,
+        snapshot: str | None = None,
+        signature: tuple | None = None,
+    ):
         self.data = data
+        self.snapshot = snapshot
+        self.signature = signature
         self.kernel_name = kernel_name
         self.cwd = cwd
         self.km: Any = None
@@ -476,7 +506,8 @@ class ReusableKernel:
             kc.allow_stdin = False
             self.kc = kc
             self.execute(
-                f"import kpikit.batch as __kb\n__kb._kernel_setup({json.dumps(self.data)})",
+                "import kpikit.batch as __kb\n"
+                f"__kb._kernel_setup({self.data!r}, {self.snapshot!r}, {self.signature!r})",
                 timeout=_KERNEL_START_TIMEOUT,
             )
         except BaseException:
@@ -582,6 +613,8 @@ class _Batch:
     data: str | None
     stop: threading.Event
     redact: Any  # callable(str) -> str
+    snapshot: str | None = None
+    signature: tuple | None = None
     kernels: list[ReusableKernel] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -618,7 +651,6 @@ def _render_one(kernel: ReusableKernel, job: _Job, batch: _Batch) -> RepStatus:
     from papermill.exceptions import PapermillExecutionError
 
     status = RepStatus(job.rep_id, job.stem, parameters=job.parameters)
-    paths = output_paths(batch.out, job.stem)
     tmp_nb = temp_path(batch.out, f"{job.stem}.ipynb")
     source = _notebook_for(job, batch.out)
     nb = None
@@ -632,6 +664,9 @@ def _render_one(kernel: ReusableKernel, job: _Job, batch: _Batch) -> RepStatus:
                 status.status, status.reason = "failed", f"the kernel could not start: {type(exc).__name__}"
                 status.error = batch.redact(f"{type(exc).__name__}: {exc}")
                 return status
+        if batch.stop.is_set():
+            status.status, status.reason = "interrupted", "the batch was interrupted"
+            return status
         kernel.last_nb = None
         status.kernel_reports_before = kernel.reports
         started = time.monotonic()
@@ -680,8 +715,6 @@ def _render_one(kernel: ReusableKernel, job: _Job, batch: _Batch) -> RepStatus:
             Path(source).unlink(missing_ok=True)
         status.duration_s = round(time.monotonic() - started, 3)
         status.finished_at = _now()
-    if status.status == "ok" and not paths["html"].exists() and "html" in batch.formats:
-        status.status, status.reason = "failed", "the HTML was not written"  # pragma: no cover
     try:
         if reuse and not batch.stop.is_set():
             kernel.reset()
@@ -694,7 +727,9 @@ def _render_one(kernel: ReusableKernel, job: _Job, batch: _Batch) -> RepStatus:
 
 
 def _worker(batch: _Batch, jobs: queue.Queue, results: queue.Queue) -> None:
-    kernel = ReusableKernel(batch.data, kernel_name=batch.kernel_name)
+    kernel = ReusableKernel(
+        batch.data, kernel_name=batch.kernel_name, snapshot=batch.snapshot, signature=batch.signature
+    )
     with batch.lock:
         batch.kernels.append(kernel)
     try:
@@ -710,8 +745,10 @@ def _worker(batch: _Batch, jobs: queue.Queue, results: queue.Queue) -> None:
                 st.reason = f"internal error: {type(exc).__name__}"
                 results.put(st)
     finally:
-        kernel.shutdown()
-        results.put(None)
+        try:
+            kernel.shutdown()
+        finally:
+            results.put(None)  # the batch waits for one of these per worker
 
 
 # -- manifest and index ----------------------------------------------------------------------------
@@ -736,9 +773,15 @@ def _load_manifest(out: Path) -> dict[str, Any] | None:
     return manifest
 
 
-def _status_from(entry: dict[str, Any]) -> RepStatus:
-    known = {f for f in RepStatus.__dataclass_fields__}
-    return RepStatus(**{k: v for k, v in entry.items() if k in known})
+def _status_from(entry: Any, path: Path) -> RepStatus:
+    known = set(RepStatus.__dataclass_fields__)
+    try:
+        return RepStatus(**{k: v for k, v in entry.items() if k in known})
+    except (AttributeError, TypeError):
+        raise BatchError(
+            f"{path} is not a kpikit manifest (a report entry without rep_id and stem); "
+            "remove it or choose another --out folder"
+        ) from None
 
 
 def _write_manifest(out: Path, manifest: dict[str, Any], statuses: dict[str, RepStatus]) -> None:
@@ -755,7 +798,7 @@ _STATUS_WORDS = {
     "timeout": "timed out",
     "killed": "kernel died",
     "interrupted": "interrupted",
-    "missing": "not rendered",
+    "pending": "not rendered yet",
 }
 
 
@@ -857,6 +900,8 @@ class _Redactor:
 def _select(ds: Any, reps: Sequence[str] | None, team: str | None) -> list[str]:
     all_ids = [str(r) for r in ds.rep_ids]
     known = set(all_ids)
+    if isinstance(reps, str):
+        reps = [reps]
     if reps:
         wanted = list(dict.fromkeys(str(r) for r in reps))
         unknown = [r for r in wanted if r not in known]
@@ -967,6 +1012,7 @@ def run_batch(
     data_str = str(Path(data).resolve()) if data is not None and str(data).strip() else None
     if data_str is not None and not Path(data_str).exists():
         raise BatchError(f"no dataset at {data_str}: give a folder of tables or a database file")
+    signature = _stat_signature(data_str) if data_str is not None else None
     ds = open_dataset(data_str)
     fingerprint = data_fingerprint(data_str)
     selected = _select(ds, reps, team)
@@ -990,7 +1036,7 @@ def run_batch(
     statuses: dict[str, RepStatus] = {}
     if compatible and previous is not None:
         for entry in previous["reports"]:
-            st = _status_from(entry)
+            st = _status_from(entry, out / MANIFEST)
             statuses[st.rep_id] = st
     runs = list(previous.get("runs", [])) if compatible and previous is not None else []
     run_no = (runs[-1]["run"] + 1) if runs else 1
@@ -1020,7 +1066,7 @@ def run_batch(
             stems[rep_id],
             name=label(names.get(rep_id)) if names is not None else None,
             team=label(teams.get(rep_id)) if teams is not None else None,
-            status="missing",
+            status="pending",
             parameters=params,
             run=run_no,
         )
@@ -1055,6 +1101,8 @@ def run_batch(
     interrupted = False
     if todo:
         _register_engine()
+    snapshot = _write_snapshot(ds) if todo else None
+    if todo:
         batch = _Batch(
             out=out,
             formats=fmt,
@@ -1063,6 +1111,8 @@ def run_batch(
             data=data_str,
             stop=threading.Event(),
             redact=_Redactor(ds),
+            snapshot=snapshot,
+            signature=signature,
         )
         jobs: queue.Queue = queue.Queue()
         for job in todo:
@@ -1073,7 +1123,10 @@ def run_batch(
                              daemon=True)
             for i in range(n_workers)
         ]
+        _write_manifest(out, manifest, statuses)
         bar = _progress(len(todo), progress)
+        counts = {"ok": 0, "failed": 0}
+        written = time.monotonic()
         try:
             for t in threads:
                 t.start()
@@ -1089,11 +1142,12 @@ def run_batch(
                 st.run = run_no
                 st.name, st.team = statuses[st.rep_id].name, statuses[st.rep_id].team
                 statuses[st.rep_id] = st
-                _write_manifest(out, manifest, statuses)
+                if time.monotonic() - written > 1.0:  # a few writes a second at most
+                    _write_manifest(out, manifest, statuses)
+                    written = time.monotonic()
+                counts["ok" if st.status == "ok" else "failed"] += 1
+                bar.set_postfix(counts, refresh=False)
                 bar.update(1)
-                bad = sum(not s.ok for s in statuses.values() if s.run == run_no and s.status != "missing")
-                bar.set_postfix(ok=sum(s.status == "ok" and s.run == run_no for s in statuses.values()),
-                                failed=bad, refresh=False)
         except KeyboardInterrupt:
             interrupted = True
             batch.stop.set()
@@ -1112,11 +1166,13 @@ def run_batch(
                     st.name, st.team = statuses[st.rep_id].name, statuses[st.rep_id].team
                     statuses[st.rep_id] = st
             for job in todo:
-                if statuses[job.rep_id].status == "missing":
+                if statuses[job.rep_id].status == "pending":
                     statuses[job.rep_id].status = "interrupted"
                     statuses[job.rep_id].reason = "the batch was interrupted"
         finally:
             bar.close()
+            if snapshot is not None:
+                Path(snapshot).unlink(missing_ok=True)
     elapsed = time.monotonic() - started
     run_info.update(
         finished_at=_now(),
@@ -1146,11 +1202,30 @@ def run_batch(
     return result
 
 
+def _write_snapshot(ds: Any) -> str:
+    """Pickle the batch's dataset for the worker kernels (a private temporary file; the
+    kernels load it in milliseconds instead of reading and validating the files again)."""
+    import pickle
+    import tempfile
+
+    from kpikit.dataset import Dataset
+
+    bare = Dataset(tables=ds.tables, config=ds.config, source=ds.source, report=ds.report)
+    fd, path = tempfile.mkstemp(prefix="kpikit-batch-", suffix=".pickle")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            pickle.dump(bare, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:
+        Path(path).unlink(missing_ok=True)
+        raise
+    return path
+
+
 class _NoBar:
     def update(self, n: int = 1) -> None:
         pass
 
-    def set_postfix(self, **kw: Any) -> None:
+    def set_postfix(self, *args: Any, **kw: Any) -> None:
         pass
 
     def close(self) -> None:

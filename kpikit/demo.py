@@ -49,8 +49,12 @@ def run_demo(
     end: str = "2026-10",
     seed: int = 7,
     echo: Callable[[str], None] = print,
+    render: bool = True,
+    progress: bool = True,
 ) -> Dataset:
-    """Write the sample org to ``out/data``, validate it and print its headline numbers."""
+    """The main job on the sample org: write it to ``out/data``, validate it, print its
+    headline numbers, render every rep's coaching report into ``out/reports`` (with
+    ``index.html``) and the team overview into ``out/team_overview.html``."""
     from kpikit.synth import write_demo_data
     from kpikit.validation import validate_path
 
@@ -63,7 +67,42 @@ def run_demo(
     if ds is None:  # pragma: no cover - the generator's own tests make this unreachable
         raise RuntimeError("the sample org did not validate")
     echo(headline(ds, end))
+    if render:
+        from kpikit.batch import run_batch
+
+        result = run_batch(data, end, out / "reports", progress=progress)
+        echo(result.summary())
+        team = render_team_overview(data, end, out / "team_overview.html")
+        echo(f"team overview: {team}")
+        if not result.ok:
+            raise RuntimeError("some sample reports failed; see the summary above")
     return ds
+
+
+def render_team_overview(data: str | Path, period: str, out_html: str | Path) -> Path:
+    """Execute ``notebooks/team_overview.ipynb`` for a dataset and export it as a report."""
+    import tempfile
+
+    import nbformat
+    import papermill as pm
+
+    from kpikit._version import __version__
+    from kpikit.render import export_html
+    from kpikit.reports import NOTEBOOKS_DIR, notebook_path
+
+    out_html = Path(out_html)
+    out_html.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        executed = Path(tmp) / "team_overview.ipynb"
+        pm.execute_notebook(
+            str(notebook_path("team_overview.ipynb")), str(executed),
+            parameters={"data": str(Path(data).resolve()), "period": period, "static": True},
+            progress_bar=False, kernel_name="python3", cwd=str(NOTEBOOKS_DIR),
+        )
+        nb = nbformat.read(executed, as_version=4)
+    export_html(nb, out_html, metadata={"title": "Team overview", "period": period,
+                                        "kpikit_version": __version__})
+    return out_html
 
 
 def sample_dataset(*, reps: int = 25, months: int = 12, end: str = "2026-10", seed: int = 7) -> Dataset:

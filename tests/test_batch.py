@@ -367,7 +367,9 @@ def test_resume_refuses_a_folder_of_other_data(org, tmp_path):
 
 def test_an_interrupted_run_leaves_no_partial_report_or_temp_file(org, tmp_path):
     out = tmp_path / "out"
-    env = {**os.environ, TEST_FAULTS_ENV: json.dumps({"rep-ab": "hang"})}
+    tmp = tmp_path / "tmp"  # the batch's own temporary files (the dataset snapshot) go here
+    tmp.mkdir()
+    env = {**os.environ, TEST_FAULTS_ENV: json.dumps({"rep-ab": "hang"}), "TMPDIR": str(tmp)}
     cmd = [sys.executable, "-m", "kpikit.cli", "reports", str(org), "--period", PERIOD,
            "--out", str(out), "--rep", "Rep-Ab", "--rep", "rep-ab", "--workers", "1", "--no-progress"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -384,6 +386,7 @@ def test_an_interrupted_run_leaves_no_partial_report_or_temp_file(org, tmp_path)
         proc.kill()
     assert proc.returncode == 130, err
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+    assert not list(tmp.glob("kpikit-*"))
     manifest = json.loads((out / "manifest.json").read_text())
     by_id = {r["rep_id"]: r for r in manifest["reports"]}
     assert by_id["Rep-Ab"]["status"] == "ok" and by_id["rep-ab"]["status"] == "interrupted"
@@ -448,3 +451,13 @@ def test_pdf_is_printed_offline_beside_the_html(org, tmp_path):
     assert sorted(st.outputs) == ["html", "pdf"]
     assert (tmp_path / st.outputs["pdf"]).read_bytes()[:5] == b"%PDF-"
     assert not (tmp_path / f"{st.stem}.ipynb").exists()
+
+
+def test_the_built_in_sample_org_renders_without_a_data_folder(tmp_path):
+    result = run_batch(None, PERIOD, tmp_path, reps=["R003"], progress=False)
+    st = result.reports[0]
+    assert result.ok and st.status == "ok" and st.parameters["data"] is None
+    assert result.data_fingerprint == f"sample:{kpikit.__version__}"
+    assert kpikit.sample_dataset().reps.set_index("rep_id").at["R003", "name"] in (
+        tmp_path / st.outputs["html"]
+    ).read_text(encoding="utf-8")

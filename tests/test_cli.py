@@ -63,3 +63,13 @@ def test_import_command_rejects_an_unknown_source(tmp_path):
     result = runner.invoke(app, ["import", "zoho", str(tmp_path / "x.csv"), "--out", str(tmp_path / "o")])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_demo_command_generates_validates_and_renders_the_sample_org(tmp_path):
+    result = runner.invoke(app, ["demo", str(tmp_path / "demo"), "--reps", "6", "--months", "3"])
+    assert result.exit_code == 0, result.output
+    assert "the dataset is valid" in result.output
+    assert "Headline numbers for 2026-10" in result.output
+    reports = tmp_path / "demo" / "reports"
+    assert len(list(reports.glob("*.html"))) == 6 + 1  # six reps and the index
+    assert (tmp_path / "demo" / "team_overview.html").exists()
