@@ -97,3 +97,18 @@ def test_a_rep_report_on_the_public_dataset_degrades_gracefully(maven, tmp_path)
     assert "Darcel Schlecht" in html
     assert "needs activities" in html
     assert "Moses Frase" not in html  # another agent
+
+
+def test_a_batch_of_rep_reports_on_the_public_dataset(maven, tmp_path):
+    import json
+
+    from kpikit.batch import run_batch
+
+    folder, ds = maven
+    reps = list(ds.reps["rep_id"][:4])  # includes agents with and without deals
+    result = run_batch(folder, "2017-12", tmp_path, reps=reps, progress=False)
+    assert result.ok, result.summary()
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    assert len(manifest["reports"]) == 4
+    assert all(r["status"] == "ok" for r in manifest["reports"])
+    assert (tmp_path / "index.html").exists()
