@@ -17,11 +17,17 @@ so time and peak memory (max RSS) are measured the same way on the same
 It prints seconds and peak MB for each, and ratios against the DuckDB baseline.
 Aims (issue 3): kpikit-core within 2x of DuckDB; kpikit-full under 30 s and 6 GB
 on a 2-core machine.
+
+``--breakdown`` adds, from one more fresh process, the seconds each scalar metric
+takes for the 12 months, in registry order as ``metric_table`` computes them (so a
+metric's first month includes the per-dataset caches it is the first to build: the
+activity index, the funnel frames, ...), slowest first.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import resource
 import subprocess
@@ -116,15 +122,43 @@ def run_engine(engine: str, data: Path, end: str, months: int) -> dict[str, floa
     return out
 
 
+def run_breakdown(data: Path, end: str, months: int) -> dict[str, list[float]]:
+    """Seconds per scalar metric: [first month, all months], computed in registry order."""
+    import kpikit
+    from kpikit.errors import MissingDataError
+    from kpikit.metrics import REGISTRY
+    from kpikit.metrics.table import scalar_metric_ids
+    from kpikit.periods import Period
+
+    ds = kpikit.load(data)
+    periods = [Period.parse(label) for label in _months(end, months)]
+    out: dict[str, list[float]] = {}
+    for mid in scalar_metric_ids("rep"):
+        func = REGISTRY[mid].func
+        times = []
+        for p in periods:
+            t = time.perf_counter()
+            with contextlib.suppress(MissingDataError):
+                func(ds, p, by="rep")
+            times.append(time.perf_counter() - t)
+        out[mid] = [times[0], sum(times)]
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--reps", type=int, default=1000)
     ap.add_argument("--months", type=int, default=12)
     ap.add_argument("--end", default="2026-10")
     ap.add_argument("--data", type=Path, help="reuse a sample org written as Parquet")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="also time each scalar metric (one more fresh process)")
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     args = ap.parse_args()
 
+    if args.engine == "breakdown":  # child process
+        print(json.dumps(run_breakdown(args.data, args.end, args.months)))
+        return
     if args.engine:  # child process
         print(json.dumps(run_engine(args.engine, args.data, args.end, args.months)))
         return
@@ -165,6 +199,19 @@ def main() -> None:
             full = results["kpikit-full"]
             print(f"kpikit-full: {full['total_s']:.1f} s (aim < 30 s), {full['peak_mb'] / 1024:.1f} GB "
                   f"peak (aim < 6 GB)")
+        if args.breakdown:
+            cmd = [sys.executable, __file__, "--engine", "breakdown", "--data", str(data),
+                   "--end", args.end, "--months", str(args.months)]
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                print(f"breakdown failed:\n{proc.stderr}")
+                return
+            times = json.loads(proc.stdout.strip().splitlines()[-1])
+            print(f"\nper metric, {args.months} months (first month incl. the caches it builds):")
+            print(f"{'metric':<34} {'first s':>8} {'total s':>8}")
+            for mid, (first, total) in sorted(times.items(), key=lambda kv: -kv[1][1]):
+                print(f"{mid:<34} {first:>8.3f} {total:>8.3f}")
+            print(f"{'all':<34} {'':>8} {sum(v[1] for v in times.values()):>8.2f}")
 
 
 if __name__ == "__main__":

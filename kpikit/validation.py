@@ -313,6 +313,8 @@ def _py(v: object) -> object:
 
 def _as_text(s: pd.Series) -> pd.Series:
     """Any column as stripped text (``str`` dtype); empty text is missing."""
+    if _is_str_dtype(s.dtype) and _plain_text(s):
+        return s  # what the steps below give: nothing to strip, no empty value
     if pd.api.types.is_bool_dtype(s.dtype):
         t = s.map({True: "true", False: "false"}).astype("str")
     elif pd.api.types.is_float_dtype(s.dtype):
@@ -327,6 +329,54 @@ def _as_text(s: pd.Series) -> pd.Series:
     t = t.str.strip()
     empty = t == ""
     return t.mask(empty) if empty.any() else t
+
+
+def _is_str_dtype(dtype: object) -> bool:
+    """Whether ``dtype`` is pandas' default ``str`` dtype backed by pyarrow (NaN for missing)."""
+    return (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+        and dtype.na_value is not pd.NA
+    )
+
+
+#: bytes that can neither begin nor end a whitespace character (printable ASCII but space)
+_PLAIN_EDGE = np.zeros(256, dtype=bool)
+_PLAIN_EDGE[0x21:0x7F] = True
+
+
+def _plain_text(s: pd.Series) -> bool:
+    """Whether no value of arrow-backed text is empty or starts or ends with a byte that could
+    belong to whitespace, so that stripping changes nothing.
+
+    Checked on the raw bytes (the first and last byte of each value): much cheaper than
+    stripping millions of values to find out that none had blanks around it.
+    """
+    import pyarrow as pa
+
+    for chunk in s.array.__arrow_array__().chunks:
+        n = len(chunk)
+        if n == 0:
+            continue
+        if chunk.type == pa.large_string():
+            width = np.dtype(np.int64)
+        elif chunk.type == pa.string():
+            width = np.dtype(np.int32)
+        else:
+            return False
+        _, offsets, data = chunk.buffers()
+        bounds = np.frombuffer(offsets, dtype=width, count=n + 1, offset=chunk.offset * width.itemsize)
+        start, end = bounds[:-1], bounds[1:]
+        if chunk.null_count:
+            valid = chunk.is_valid().to_numpy(zero_copy_only=False)
+            start, end = start[valid], end[valid]
+        if not len(start):
+            continue
+        if (end <= start).any():  # an empty value
+            return False
+        b = np.frombuffer(data, dtype=np.uint8)
+        if not (_PLAIN_EDGE[b[start]].all() and _PLAIN_EDGE[b[end - 1]].all()):
+            return False
+    return True
 
 
 def _drop_null_markers(t: pd.Series) -> pd.Series:
@@ -364,6 +414,34 @@ def _to_float(t: pd.Series) -> pd.Series:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             pass
     return pd.to_numeric(t, errors="coerce").astype("float64")
+
+
+def _not_repeated(s: pd.Series) -> pd.Series:
+    """False on each row repeating a value of an earlier row (missing values never repeat)."""
+    if increasing_text(s.dropna() if s.hasnans else s):
+        return pd.Series(True, index=s.index)
+    return ~(s.duplicated(keep="first") & s.notna())
+
+
+def increasing_text(values: pd.Series) -> bool:
+    """Whether arrow-backed text without missing values increases strictly from row to row,
+    so that no value repeats (``False`` for other data: not known).
+
+    Ids are usually stored in increasing order, and checking that (one vectorised
+    comparison of neighbours) is much cheaper than hashing millions of strings.
+
+    >>> increasing_text(pd.Series(["a1", "a2", "b"], dtype="str"))
+    True
+    """
+    dtype = values.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or len(values) < 2:
+        return False
+    import pyarrow.compute as pc
+
+    arr = values.array.__arrow_array__()  # the ChunkedArray itself, not a copy
+    if arr.null_count:
+        return False
+    return bool(pc.all(pc.greater(arr[1:], arr[:-1])).as_py())
 
 
 def _map_values(t: pd.Series, mapping: dict[str, Any] | Callable[[str], Any]) -> pd.Series:
@@ -414,6 +492,12 @@ def _coerce(s: pd.Series, col: ColumnSpec, tz: str) -> _Coerced:
         out = _map_values(t, label).astype("str")
         return _Coerced(out, (t.notna() & out.isna()).to_numpy())
     if kind in ("number", "int"):
+        if kind == "int" and pd.api.types.is_integer_dtype(s.dtype):
+            ints = s.astype("Int64")
+            low, high = ints.min(), ints.max()  # NA when there is no value
+            if low is pd.NA or (low >= -(2**53) and high <= 2**53):
+                # whole numbers that floats hold exactly: what the float round trip below gives
+                return _Coerced(ints, np.zeros(len(s), dtype=bool))
         if pd.api.types.is_numeric_dtype(s.dtype) and not pd.api.types.is_bool_dtype(s.dtype):
             vals = s.astype("float64")
             bad = np.isinf(vals.to_numpy())
@@ -437,6 +521,21 @@ def _coerce(s: pd.Series, col: ColumnSpec, tz: str) -> _Coerced:
         out = _map_values(t, lambda v: truth.get(v.lower()))
         return _Coerced(out.astype("boolean"), (t.notna() & out.isna()).to_numpy())
     return _coerce_datetime(s, tz, date_only=kind == "date")
+
+
+def _has_time_of_day(vals: pd.Series) -> np.ndarray:
+    """Mask of the (naive ``datetime64[us]``) values that are not at midnight (NaT: False);
+    ``vals != vals.dt.normalize()`` without building the normalised column."""
+    if vals.dtype != "datetime64[us]":
+        return (vals.notna() & (vals != vals.dt.normalize())).to_numpy()
+    i = vals.to_numpy().view(np.int64)
+    return (i != np.iinfo(np.int64).min) & (i % 86_400_000_000 != 0)
+
+
+def _date_text(values: pd.Series) -> Callable[[int], str]:
+    """The calendar date of a row as text (``values.dt.date.astype("str")``), for the listed
+    rows of a problem only."""
+    return lambda pos: str(values.iloc[[pos]].dt.date.astype("str").iloc[0])
 
 
 def _parse_iso(t: pd.Series, *, utc: bool = False) -> pd.Series:
@@ -464,7 +563,7 @@ def _coerce_datetime(s: pd.Series, tz: str, *, date_only: bool) -> _Coerced:
     elif pd.api.types.is_datetime64_dtype(s.dtype):
         vals = s.astype("datetime64[us]")
         aware, bad = none, none
-        naive = (vals.notna() & (vals != vals.dt.normalize())).to_numpy()
+        naive = _has_time_of_day(vals)
     else:
         t = _drop_null_markers(_as_text(s))
         present = t.notna().to_numpy()
@@ -486,7 +585,7 @@ def _coerce_datetime(s: pd.Series, tz: str, *, date_only: bool) -> _Coerced:
         aware = is_aware & ~bad
         naive = present & ~is_aware & (length > 10) & ~bad
         if naive.any():  # a naive value at exactly midnight is a date, not a time of day
-            naive &= (vals != vals.dt.normalize()).to_numpy()
+            naive &= _has_time_of_day(vals)
     if date_only:
         vals = vals.dt.normalize()
     return _Coerced(vals, bad if bad.any() else None, aware, naive)
@@ -783,35 +882,40 @@ class _Validator:
         df = self.tables[name]
         columns: dict[str, Any] = {}
         ref_targets: dict[str, tuple[str, str]] = {}
+        # Every check passes on a missing value itself (rather than ignore_na=True, which
+        # copies each column without its missing values first: slow on millions of rows).
         for col in spec.columns:
             if col.name not in df.columns:
                 continue
             checks = []
+            if spec.key == (col.name,):
+                # a repeated id, its first row excepted (pandera's unique=True with
+                # report_duplicates="exclude_first", with a fast path for increasing ids)
+                checks.append(pa.Check(_not_repeated, name="field_uniqueness", ignore_na=False))
             if col.nonnegative:
-                checks.append(pa.Check(lambda s: s >= 0, name="nonnegative", ignore_na=True))
+                checks.append(pa.Check(lambda s: s.isna() | (s.fillna(0) >= 0),
+                                       name="nonnegative", ignore_na=False))
             if col.allowed:
                 allowed = list(col.allowed)
-                checks.append(pa.Check(lambda s, a=allowed: _isin(s, a), name="allowed",
-                                       ignore_na=True))
+                checks.append(pa.Check(lambda s, a=allowed: _isin(s, a) | s.isna(),
+                                       name="allowed", ignore_na=False))
             if (name, col.name) in _STAGE_COLUMNS:
                 stages = list(self.cfg.stages.all)
-                checks.append(pa.Check(lambda s, a=stages: _isin(s, a), name="stage",
-                                       ignore_na=True))
+                checks.append(pa.Check(lambda s, a=stages: _isin(s, a) | s.isna(), name="stage",
+                                       ignore_na=False))
             for ref in spec.references:
                 target = self.tables.get(ref.table)
                 if ref.column != col.name or target is None or ref.target not in target.columns:
                     continue
-                known = target[ref.target].dropna().unique()
+                known = target[ref.target]
                 check_name = f"reference:{ref.table}.{ref.target}"
                 ref_targets[check_name] = (ref.table, ref.target)
-                checks.append(pa.Check(lambda s, k=known: _isin(s, k), name=check_name,
-                                       ignore_na=True))
+                checks.append(pa.Check(lambda s, k=known: _isin(s, k) | s.isna(),
+                                       name=check_name, ignore_na=False))
             columns[col.name] = pa.Column(
                 _DTYPES[col.kind],
                 checks=checks,
                 nullable=not col.not_null,
-                unique=spec.key == (col.name,),
-                report_duplicates="exclude_first",
                 required=False,
             )
         key = [k for k in spec.key if k in df.columns]
@@ -919,7 +1023,7 @@ class _Validator:
             created = opps["created_at"].dt.normalize()
             early = (opps["close_date"] < created).to_numpy()
             self.emit(
-                "opportunities", "close_date", early, opps["close_date"].dt.date.astype("str"),
+                "opportunities", "close_date", early, _date_text(opps["close_date"]),
                 lambda pos: "the opportunity closes before it was created "
                 f"(created_at {opps['created_at'].iloc[pos]:%Y-%m-%d})",
                 "a close_date on or after the created_at date", "closed_before_created",
@@ -942,7 +1046,7 @@ class _Validator:
             overdue = ((opps["status"] == "open") & (opps["close_date"] < limit)).to_numpy()
             days = (as_of.normalize() - opps["close_date"]).dt.days
             self.emit(
-                "opportunities", "close_date", overdue, opps["close_date"].dt.date.astype("str"),
+                "opportunities", "close_date", overdue, _date_text(opps["close_date"]),
                 lambda pos: f"still open {days.iloc[pos]} days after its close date",
                 "an updated stage or close date", "stale_open", "warning",
             )

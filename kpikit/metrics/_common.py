@@ -19,6 +19,7 @@ from kpikit.dataset import Dataset
 from kpikit.errors import KpikitError
 from kpikit.periods import Period
 from kpikit.schema import TABLE_NAMES
+from kpikit.validation import increasing_text
 
 By = Literal["rep", "team", "level", "org"]
 GROUPINGS: tuple[str, ...] = ("rep", "team", "level", "org")
@@ -41,21 +42,27 @@ def group_map(ds: Dataset, by: str) -> pd.Series:
         raise KpikitError(f"by={by!r} is not a grouping; use one of {', '.join(GROUPINGS)}")
     reps = ds.reps
     ids = reps["rep_id"]
-    if by == "rep":
-        labels = ids
-    elif by == "org":
-        labels = pd.Series(ORG_LABEL, index=reps.index)
-    else:
+    if by not in ("rep", "org"):
         ds.require(f"reps.{by}", what=f"grouping by {by}")
-        labels = reps[by].fillna(NO_GROUP)
-    out = pd.Series(labels.to_numpy(), index=pd.Index(ids.to_numpy(), name="rep_id"), name=KEY_NAMES[by])
-    return out
+
+    def build() -> pd.Series:
+        if by == "rep":
+            labels = ids
+        elif by == "org":
+            labels = pd.Series(ORG_LABEL, index=reps.index)
+        else:
+            labels = reps[by].fillna(NO_GROUP)
+        return pd.Series(labels.to_numpy(), index=pd.Index(ids.to_numpy(), name="rep_id"),
+                         name=KEY_NAMES[by])
+
+    return cached(ds, ("group_map", by), build)
 
 
 def group_index(ds: Dataset, by: str) -> pd.Index:
     """Every group of a grouping, in first-seen order of the reps table."""
     gm = group_map(ds, by)
-    return pd.Index(pd.unique(gm.to_numpy()), name=KEY_NAMES[by])
+    return cached(ds, ("group_index", by),
+                  lambda: pd.Index(pd.unique(gm.to_numpy()), name=KEY_NAMES[by]))
 
 
 def attach_group(df: pd.DataFrame, ds: Dataset, by: str, rep_col: str = "rep_id") -> pd.Series:
@@ -103,8 +110,9 @@ def cached(ds: Dataset, name: Hashable, build: Callable[[], _T]) -> _T:
     stale results. The tables of a validated dataset are treated as read-only (metric
     functions never modify them). The cache lives on the dataset, so it never keeps
     another dataset alive and goes away with it. DataFrames and Series come back as
-    shallow copies (copy-on-write: a caller adding columns never changes the cached one);
-    other values must be immutable (builders mark their numpy arrays read-only).
+    shallow copies (copy-on-write: a caller adding columns never changes the cached one)
+    and an Index as a copy (its name can be set); other values must be immutable
+    (builders mark their numpy arrays read-only).
     """
     ident = (ds.config, *(ds.tables.get(t) for t in TABLE_NAMES))
     store = ds.__dict__.get(CACHE_ATTR)
@@ -118,6 +126,8 @@ def cached(ds: Dataset, name: Hashable, build: Callable[[], _T]) -> _T:
     value = entries[name]
     if isinstance(value, pd.DataFrame | pd.Series):
         return value.copy(deep=False)  # type: ignore[return-value]
+    if isinstance(value, pd.Index):
+        return value.copy()  # type: ignore[return-value]
     return value
 
 
@@ -158,24 +168,14 @@ def unique_ids(ds: Dataset, table: str, column: str) -> bool:
 
 
 def all_distinct(values: pd.Series) -> bool:
-    """Whether ``values`` has no missing and no repeated value.
-
-    Ids are often stored in increasing order: checking that (one vectorised comparison
-    of neighbours) is much cheaper than hashing millions of strings.
+    """Whether ``values`` has no missing and no repeated value (cheaply for increasing ids).
 
     >>> all_distinct(pd.Series(["a", "b", "c"], dtype="str")), all_distinct(pd.Series(["b", "a", "b"]))
     (True, False)
     """
     if values.isna().any():
         return False
-    if is_arrow_str(values) and len(values) > 1:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        arr = pa.chunked_array(pa.array(values.array))
-        if pc.all(pc.greater(arr[1:], arr[:-1])).as_py():
-            return True
-    return bool(values.is_unique)
+    return increasing_text(values) or bool(values.is_unique)
 
 
 def codes_in(values: Any, universe: Any) -> np.ndarray:
@@ -207,8 +207,13 @@ def codes_in(values: Any, universe: Any) -> np.ndarray:
 
 
 def is_arrow_str(x: Any) -> bool:
+    """Whether ``x`` (Series, Index, array) holds pandas' default ``str`` dtype backed by
+    pyarrow (NaN for missing), as every text column of a validated dataset does."""
     dtype = getattr(x, "dtype", None)
-    return isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    return (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+        and dtype.na_value is not pd.NA
+    )
 
 
 def rep_codes(ds: Dataset, table: str, column: str = "rep_id") -> np.ndarray | None:
@@ -235,8 +240,12 @@ def group_of_rep(ds: Dataset, by: str) -> tuple[pd.Index, np.ndarray]:
     index = group_index(ds, by)  # raises the usual errors (unknown grouping, no reps.team, ...)
     if by == "rep":
         return index, np.arange(len(index))
-    return index, cached(ds, ("group_of_rep", by), lambda: frozen(
-        codes_in(group_map(ds, by).reset_index(drop=True).astype(object), index.astype(object))))
+
+    def build() -> np.ndarray:
+        labels = group_map(ds, by).reset_index(drop=True).astype(object)
+        return frozen(codes_in(labels, index.astype(object)))
+
+    return index, cached(ds, ("group_of_rep", by), build)
 
 
 def count_codes(codes: np.ndarray, ds: Dataset, by: str, *, name: str | None = None) -> pd.Series:
@@ -249,3 +258,16 @@ def count_codes(codes: np.ndarray, ds: Dataset, by: str, *, name: str | None = N
     codes = codes[codes >= 0]
     counts = np.bincount(group[codes], minlength=len(index)).astype("int64")
     return pd.Series(counts, index=index, name=name)
+
+
+def sum_codes(values: np.ndarray, codes: np.ndarray, ds: Dataset, by: str, *,
+              name: str | None = None) -> pd.Series:
+    """:func:`sum_by` from the rows' values and rep codes: each group's rows summed in row
+    order by pandas' groupby sum (so bit for bit the same), 0.0 for a group without rows."""
+    index, group = group_of_rep(ds, by)
+    known = codes >= 0
+    out = np.zeros(len(index))
+    if known.any():
+        sums = pd.Series(values[known]).groupby(group[codes[known]]).sum()
+        out[sums.index.to_numpy()] = sums.to_numpy(dtype=float)
+    return pd.Series(out, index=index, name=name)

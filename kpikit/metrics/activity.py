@@ -50,6 +50,7 @@ from kpikit.metrics._common import (
     as_period,
     attach_group,
     cached,
+    codes_in,
     count_codes,
     frozen,
     group_index,
@@ -230,19 +231,18 @@ class _ActIndex:
     ``pos`` is the table row of each sorted row, ``t`` its time as an integer in
     ``unit`` (NaT first, so never inside a period), ``rep`` its rep's position in the
     reps table (-1: none), ``kind`` its type's code in ``types``, and the flags of
-    :func:`_is_outbound` and :func:`_is_held_meeting`. ``rep_rows`` holds the rep codes in
-    table order.
+    :func:`_is_outbound` and :func:`_is_held_meeting`.
     """
 
     pos: np.ndarray
     t: np.ndarray
     unit: str
     rep: np.ndarray
-    rep_rows: np.ndarray
     kind: np.ndarray
     types: dict[object, int]
     outbound: np.ndarray
     held: np.ndarray
+    in_order: bool = False  # the table itself is in time order (pos is 0, 1, 2, ...)
 
     def span(self, p: Period) -> slice:
         """The sorted rows whose time falls inside the period."""
@@ -276,18 +276,23 @@ def _act_index(ds: Dataset) -> _ActIndex | None:
     def build() -> _ActIndex:
         when = act["occurred_at"].to_numpy()
         t = when.view(np.int64)
-        order = np.argsort(t, kind="stable")
+        in_order = bool((t[1:] >= t[:-1]).all())  # tables are often stored in time order
+        order = np.arange(len(t)) if in_order else np.argsort(t, kind="stable")
+
+        def sort(a: np.ndarray) -> np.ndarray:
+            return a if in_order else a[order]
+
         kind, uniques = pd.factorize(act["type"])
         return _ActIndex(
             pos=frozen(order),
-            t=frozen(t[order]),
+            t=frozen(sort(t)),
             unit=np.datetime_data(when.dtype)[0],
-            rep=frozen(codes[order]),
-            rep_rows=codes,
-            kind=frozen(kind[order]),
+            rep=frozen(sort(codes)),
+            kind=frozen(sort(kind)),
             types={u: i for i, u in enumerate(uniques)},
-            outbound=frozen(np.asarray(_is_outbound(act), dtype=bool)[order]),
-            held=frozen(np.asarray(_is_held_meeting(act), dtype=bool)[order]),
+            outbound=frozen(sort(np.asarray(_is_outbound(act), dtype=bool))),
+            held=frozen(sort(np.asarray(_is_held_meeting(act), dtype=bool))),
+            in_order=in_order,
         )
 
     return cached(ds, "activity_index", build)
@@ -297,8 +302,12 @@ def _act_sorted(ds: Dataset, ix: _ActIndex, name: str,
                 values: Callable[[pd.DataFrame], object]) -> np.ndarray:
     """A per-activity array (``values(activities)``, table order) in the index's time order."""
     act = ds.activities
-    return cached(ds, ("activity_sorted", name),
-                  lambda: frozen(np.asarray(values(act))[ix.pos]))
+
+    def build() -> np.ndarray:
+        a = np.asarray(values(act))
+        return frozen(a if ix.in_order else a[ix.pos])
+
+    return cached(ds, ("activity_sorted", name), build)
 
 
 def _rows_at(df: pd.DataFrame, rows: np.ndarray, *columns: str) -> pd.DataFrame:
@@ -365,7 +374,7 @@ def _distinct_contacts(rep: np.ndarray, code: np.ndarray, n: int, ds: Dataset,
     index, group = group_of_rep(ds, by)
     known = rep >= 0
     g = group[rep[known]]
-    pairs = np.unique(g.astype(np.int64) * n + code[known])
+    pairs = pd.unique(g.astype(np.int64) * n + code[known])
     counts = np.bincount(pairs // max(n, 1), minlength=len(index)).astype("int64")
     return pd.Series(counts, index=index, name=None if by == "rep" else "count")
 
@@ -396,11 +405,16 @@ def _earliest(codes: np.ndarray, times: np.ndarray, *tiebreaks: object) -> np.nd
     ``tiebreaks`` are arrays (numpy or pandas) aligned to ``codes``.
     """
     n = len(codes)
-    first = np.zeros(n, dtype=bool)
     if not n:
-        return first
+        return np.zeros(n, dtype=bool)
     tmin = pd.Series(times).groupby(codes).transform("min").to_numpy()
-    candidates = np.flatnonzero(times == tmin)
+    return _one_per_code(codes, np.flatnonzero(times == tmin), *tiebreaks)
+
+
+def _one_per_code(codes: np.ndarray, candidates: np.ndarray, *tiebreaks: object) -> np.ndarray:
+    """Mark one of the ``candidates`` rows (positions) per code: its only one, else the first
+    by ``tiebreaks`` in turn (then row order), as :func:`_earliest` breaks ties."""
+    first = np.zeros(len(codes), dtype=bool)
     cc = codes[candidates]
     ties = np.bincount(cc)[cc] > 1
     first[candidates[~ties]] = True
@@ -518,18 +532,26 @@ def _contact_index(ds: Dataset, ix: _ActIndex) -> _ContactIndex:
         act = ds.activities
         lead = _column(act, "lead_id")
         account = _column(act, "account_id")
-        no_lead = lead.isna().to_numpy()
-        lead_codes, leads = pd.factorize(lead)
-        acc_codes, accounts = pd.factorize(account.where(no_lead))
-        codes = np.where(lead_codes >= 0, lead_codes, len(leads) + acc_codes)
-        has_contact = (lead_codes >= 0) | (acc_codes >= 0)
-        keep = ix.outbound & has_contact[ix.pos] & (ix.t != np.iinfo(np.int64).min)
+        codes, leads = pd.factorize(lead)
+        acc_codes, accounts = pd.factorize(account)
+        # a touch's contact: its lead, else its account (codes after the leads' codes)
+        no_lead = np.flatnonzero(codes < 0)
+        acc = acc_codes[no_lead]
+        codes[no_lead] = np.where(acc >= 0, acc + len(leads), -1)
+        keep = ix.outbound & (ix.t != np.iinfo(np.int64).min)
+        keep &= (codes[ix.pos] if not ix.in_order else codes) >= 0
         rows = ix.pos[keep]
         t, code = ix.t[keep], codes[rows]
         n = len(leads) + len(accounts)
         last = np.full(n, np.iinfo(np.int64).min, dtype=np.int64)
         np.maximum.at(last, code, t)
-        first = _earliest(code, t, _Take(act["activity_id"].array, rows))
+        # rows are in time order: a contact's earliest time is that of its first row, and
+        # _earliest only has to break ties among the rows at that time
+        seen_first = ~pd.Series(code).duplicated().to_numpy()
+        earliest = np.zeros(n, dtype=np.int64)
+        earliest[code[seen_first]] = t[seen_first]
+        at_min = np.flatnonzero(t == earliest[code])
+        first = _one_per_code(code, at_min, _Take(act["activity_id"].array, rows))
         return _ContactIndex(t=frozen(t), rep=frozen(ix.rep[keep]), code=frozen(code),
                              first=frozen(first), last=frozen(last), n=n)
 
@@ -575,12 +597,30 @@ def _hours_to_response(ds: Dataset, cohort: pd.DataFrame, has_fr: bool, has_act:
                        since: pd.Timestamp | None = None) -> pd.Series:
     """Hours from each ``cohort`` lead's creation to its first response (see
     :func:`lead_response_time_h`); ``since`` (a time before every lead of the cohort)
-    narrows the activities searched."""
+    narrows the activities searched. Without ``since``, the cohort's lead ids must be
+    unique (every lead of a dataset whose lead ids are)."""
     created = cohort["created_at"]
     response = _column(cohort, "first_response_at") if has_fr else pd.Series(
         pd.NaT, index=cohort.index)
     response = pd.to_datetime(response).astype(created.dtype)
-    if has_act and response.isna().any():
+    if has_act and response.isna().any() and since is None and _act_index(ds) is not None \
+            and _is_naive_datetime(created):
+        # every lead at once (unique lead ids): integer codes instead of a merge on the ids
+        act = ds.activities
+        waiting = np.flatnonzero(response.isna().to_numpy())
+        code = codes_in(act["lead_id"], pd.Index(cohort["lead_id"].iloc[waiting]))
+        touch = np.flatnonzero((code >= 0) & np.asarray(_is_outbound(act), dtype=bool))
+        at = act["occurred_at"].to_numpy()[touch]
+        code = code[touch]
+        after = at >= created.to_numpy()[waiting][code]
+        first = np.full(len(waiting), np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, code[after], at[after].view(np.int64))
+        first[first == np.iinfo(np.int64).max] = np.iinfo(np.int64).min  # NaT: never answered
+        fallback = np.full(len(cohort), np.iinfo(np.int64).min, dtype=np.int64)
+        fallback[waiting] = first
+        fallback_at = pd.Series(fallback.view(at.dtype), index=cohort.index)
+        response = response.fillna(fallback_at.astype(created.dtype))
+    elif has_act and response.isna().any():
         act = ds.activities
         waiting = cohort.loc[response.isna(), ["lead_id", "created_at"]]
         near = _isin(act["lead_id"], waiting["lead_id"])
@@ -1039,11 +1079,14 @@ def _touches_before_win(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
         )
     if unique_ids(ds, "opportunities", "opportunity_id"):
         # a won deal's touches do not depend on the period: counted once for every won deal
-        opps = ds.opportunities
-        every = (_column(opps, "status") == "won") & opps["close_date"].notna()
-        all_won = _rows(opps, every, "opportunity_id", "rep_id", "amount", "close_date", "lead_id")
-        per_deal = cached(ds, "touches_before_win",
-                          lambda: _touches_per_deal(act, all_won, opp_lead, by_lead, by_opp))
+        def every_won_deal() -> pd.Series:
+            opps = ds.opportunities
+            every = (_column(opps, "status") == "won") & opps["close_date"].notna()
+            deals = _rows(opps, every, "opportunity_id", "rep_id", "amount", "close_date",
+                          "lead_id")
+            return _touches_per_deal(act, deals, opp_lead, by_lead, by_opp)
+
+        per_deal = cached(ds, "touches_before_win", every_won_deal)
     else:
         per_deal = _touches_per_deal(act, won, opp_lead, by_lead, by_opp)
     counts = won["opportunity_id"].map(per_deal).fillna(0).astype("int64")

@@ -700,7 +700,9 @@ def leakage_by_transition(
     later = np.ones_like(eff)
     for i in range(eff.shape[1] - 2, -1, -1):
         later[:, i] = later[:, i + 1] * eff[:, i + 1]
-    deal = _avg_won_deal(ds, group, use_group)
+    # the same for every period: computed once per dataset and benchmark
+    deal = cached(ds, ("avg_won_deal", benchmark, min_group),
+                  lambda: _avg_won_deal(ds, group, use_group))
     for i, r in enumerate(rows):
         gap = r["shortfall"].clip(lower=0)
         extra = gap * r["rep_n"] * later[:, i]

@@ -268,12 +268,12 @@ def _stage_reach(ds: Dataset) -> pd.DataFrame:
     closed = np.where(close != _NEVER, close, np.where(is_won, grid[:, m], lost_at))
     closed = np.where(is_won | is_lost, closed, _NEVER)
 
-    idx = pd.Index(opps["opportunity_id"].to_numpy(), name="opportunity_id")
+    idx = pd.Index(_strs(opps["opportunity_id"]), name="opportunity_id")
     out = pd.DataFrame(
         {
-            "rep_id": opps["rep_id"].to_numpy(),
-            "status": status_col.to_numpy(),
-            "stage": opps["stage"].to_numpy(),
+            "rep_id": _strs(opps["rep_id"]),
+            "status": _strs(status_col),
+            "stage": _strs(opps["stage"]),
             "created_at": _as_times(created, unit),
             "closed_at": _as_times(closed, unit),
             "amount": opps["amount"].to_numpy(dtype=float),
@@ -325,8 +325,47 @@ def _lead_links(ds: Dataset, reach: pd.DataFrame) -> np.ndarray:
     return pos
 
 
-def _take(values: np.ndarray, pos: np.ndarray) -> np.ndarray:
+def _values(x: pd.Series | pd.Index) -> Any:
+    """The values of a column or index: arrow-backed text as such, else ``to_numpy()``."""
+    return x.array if is_arrow_str(x) else x.to_numpy()
+
+
+def _strs(x: pd.Series | pd.Index, rows: np.ndarray | None = None) -> Any:
+    """``x.to_numpy()`` (or its ``rows``) for a column or index of a new frame.
+
+    Arrow-backed text stays arrow-backed, skipping a round trip through Python objects:
+    pandas infers the same ``str`` dtype from those objects when at least one value is
+    present (with none, the object array is kept, as pandas would keep it).
+    """
+    if is_arrow_str(x):
+        arr = x.array if rows is None else x.array.take(rows)
+        if not arr.isna().all():
+            return arr
+    out = x.to_numpy()
+    return out if rows is None else out[rows]
+
+
+def _where(cond: np.ndarray, a: Any, b: Any) -> Any:
+    """``np.where(cond, a, b)`` for text arrays (``b`` may be a string), kept arrow-backed
+    as :func:`_strs` does."""
+    if is_arrow_str(a) and (isinstance(b, str) or is_arrow_str(b)):
+        out = pd.Series(a).where(cond, b if isinstance(b, str) else pd.Series(b))
+        if not out.isna().all():
+            return out.array
+    return np.where(cond, _objects(a), _objects(b))
+
+
+def _objects(v: Any) -> Any:
+    return v if isinstance(v, str) else np.asarray(v, dtype=object)
+
+
+def _take(values: Any, pos: np.ndarray) -> np.ndarray:
     """``values[pos]`` with a missing value (NaT / NaN / None) where ``pos`` is -1."""
+    if is_arrow_str(values):  # stays arrow-backed text (see _strs)
+        out = values.take(pos, allow_fill=True)
+        if not out.isna().all():
+            return out
+        values = values.to_numpy()
     if values.dtype.kind == "M":
         fill: Any = np.datetime64("NaT")
     elif values.dtype.kind == "f":
@@ -381,17 +420,17 @@ def _lead_funnel(ds: Dataset) -> pd.DataFrame:
     won_at = reached(WON)
     out = pd.DataFrame(
         {
-            "rep_id": leads["rep_id"].to_numpy(),
+            "rep_id": _strs(leads["rep_id"]),
             "created_at": created.to_numpy(),
             "qualified_at": qualified,
-            "opportunity_id": _take(reach.index.to_numpy(), pos),
-            "opp_rep_id": _take(reach["rep_id"].to_numpy(), pos),
+            "opportunity_id": _take(_values(reach.index), pos),
+            "opp_rep_id": _take(_values(reach["rep_id"]), pos),
             "meeting_at": reached(cfg.meeting),
             "proposal_at": reached(cfg.proposal),
             "won": ~pd.isna(won_at),
             "won_at": won_at,
         },
-        index=pd.Index(leads["lead_id"].to_numpy(), name="lead_id"),
+        index=pd.Index(_strs(leads["lead_id"]), name="lead_id"),
     )
     return out
 
@@ -426,10 +465,10 @@ def _sql_funnel(ds: Dataset) -> pd.DataFrame:
     reach = reach[~reach.index.duplicated()]
     opp_rows = pd.DataFrame(
         {
-            "rep_id": reach["rep_id"].to_numpy(),
+            "rep_id": _strs(reach["rep_id"]),
             "lead_id": np.full(len(reach), np.nan, dtype=object),
-            "opportunity_id": reach.index.to_numpy(),
-            "basis": reach["basis"].to_numpy(),
+            "opportunity_id": _strs(reach.index),
+            "basis": _strs(reach["basis"]),
             **{c: reach[c].to_numpy() for c in cols},
         }
     )
@@ -443,14 +482,14 @@ def _sql_funnel(ds: Dataset) -> pd.DataFrame:
         first = pd.Series(pos[order]).duplicated().to_numpy() & (pos[order] >= 0)
         q = np.sort(order[~first])  # back to lead order
         p = pos[q]
-        opp_rep = _take(reach["rep_id"].to_numpy(), p)
-        lead_rep = lf["rep_id"].to_numpy()[q]
+        opp_rep = _take(_values(reach["rep_id"]), p)
+        lead_rep = _strs(lf["rep_id"], q)
         lead_rows = pd.DataFrame(
             {
-                "rep_id": np.where(p >= 0, opp_rep, lead_rep),
-                "lead_id": lf.index.to_numpy()[q],
-                "opportunity_id": _take(reach.index.to_numpy(), p),
-                "basis": np.where(p >= 0, _take(reach["basis"].to_numpy(), p), LEADS),
+                "rep_id": _where(p >= 0, opp_rep, lead_rep),
+                "lead_id": _strs(lf.index, q),
+                "opportunity_id": _take(_values(reach.index), p),
+                "basis": _where(p >= 0, _take(_values(reach["basis"]), p), LEADS),
                 **{c: _take(reach[c].to_numpy(), p) for c in cols},
             }
         )

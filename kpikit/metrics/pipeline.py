@@ -109,9 +109,10 @@ def open_pipeline(ds: Dataset, when: pd.Timestamp | str) -> pd.DataFrame:
     if hist is not None and len(hist):
         if unique_ids(ds, "opportunities", "opportunity_id"):
             # sorted once per dataset; filtering keeps the order of a stable sort
-            h, row = cached(ds, "sorted_stage_history", lambda: _sorted_history(ds, hist))
-            is_open = np.zeros(len(ds.opportunities) + 1, dtype=bool)
-            is_open[np.flatnonzero(open_mask(ds, t))] = True  # last slot: unknown opportunity
+            h = cached(ds, "sorted_stage_history", lambda: _sort_history(hist, cfg.all))
+            row = cached(ds, "sorted_stage_history_rows", lambda: frozen(codes_in(
+                h["opportunity_id"], pd.Index(ds.opportunities["opportunity_id"]))))
+            is_open = np.append(open_mask(ds, t), False)  # last slot: unknown opportunity
             h = h[(h["entered_at"] < t).to_numpy() & is_open[row]]
         else:
             h = hist[(hist["entered_at"] < t) & hist["opportunity_id"].isin(opps["opportunity_id"])]
@@ -128,12 +129,6 @@ def _sort_history(h: pd.DataFrame, stages: tuple[str, ...]) -> pd.DataFrame:
     rank = {s: i for i, s in enumerate(stages)}
     h = h.assign(_rank=h["stage"].map(rank).fillna(-1))
     return h.sort_values(["opportunity_id", "entered_at", "_rank", "stage"], kind="stable")
-
-
-def _sorted_history(ds: Dataset, hist: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """:func:`_sort_history` of every entry, and each entry's opportunity row (-1: unknown)."""
-    h = _sort_history(hist, ds.config.stages.all)
-    return h, frozen(codes_in(h["opportunity_id"], pd.Index(ds.opportunities["opportunity_id"])))
 
 
 def _pooled_quota(ds: Dataset, p: Period, by: str, what: str) -> tuple[pd.Series, pd.Series, pd.Series]:

@@ -54,11 +54,15 @@ from kpikit.metrics._common import (
     ORG_LABEL,
     as_period,
     cached,
+    codes_in,
     count_by,
+    count_codes,
     frozen,
     group_index,
     group_map,
+    rep_codes,
     sum_by,
+    sum_codes,
 )
 from kpikit.metrics.registry import register
 from kpikit.periods import Period
@@ -133,9 +137,22 @@ def closed_in(ds: Dataset, period: Period | str, status: str, *, what: str = "")
     >>> closed_in(_example(), "2026-10", "won")["opportunity_id"].tolist()
     ['o1', 'o3']
     """
+    return ds.opportunities[_closed_mask(ds, period, status, what or f"{status} deals")]
+
+
+def _closed_mask(ds: Dataset, period: Period | str, status: str, what: str) -> np.ndarray:
+    """Mask of the opportunities of :func:`closed_in` (after its checks)."""
     p = as_period(period)
-    opps = _opportunities(ds, what or f"{status} deals")
-    return opps[_status_is(ds, status) & p.contains(opps["close_date"]).to_numpy()]
+    opps = _opportunities(ds, what)
+    return _status_is(ds, status) & p.contains(opps["close_date"]).to_numpy()
+
+
+def _count_rows(ds: Dataset, mask: np.ndarray, by: str, name: str | None = None) -> pd.Series:
+    """:func:`count_by` of the ``mask`` opportunities (integer rep codes when possible)."""
+    codes = rep_codes(ds, "opportunities")
+    if codes is not None:
+        return count_codes(codes[mask], ds, by, name=name)
+    return count_by(ds.opportunities[mask], ds, by, name=name)
 
 
 def _status_is(ds: Dataset, *statuses: str) -> np.ndarray:
@@ -176,7 +193,7 @@ def rep_revenue(ds: Dataset, period: Period | str, *, what: str = "total_sales")
     >>> rep_revenue(_example(), "2026-10").tolist()
     [100.0, 300.0]
     """
-    won = closed_in(ds, period, "won", what=what)
+    won = ds.opportunities.loc[_closed_mask(ds, period, "won", what), ["rep_id", "amount"]]
     out = won.groupby("rep_id")["amount"].sum().reindex(ds.rep_ids, fill_value=0.0).astype(float)
     return out.rename("revenue")
 
@@ -346,7 +363,7 @@ def _customer_flags(ds: Dataset, p: Period, what: str) -> pd.DataFrame:
     return pd.DataFrame(
         {c: np.bincount(codes[ok], weights=flags[c].to_numpy(dtype=bool)[ok],
                         minlength=len(accounts)) > 0 for c in flags.columns},
-        index=accounts,
+        index=accounts.copy(),
     )
 
 
@@ -416,7 +433,12 @@ def total_sales(ds: Dataset, period: Period | str, *, by: str = "rep") -> pd.Ser
     East    400.0
     Name: total_sales, dtype: float64
     """
-    won = closed_in(ds, period, "won", what="total_sales")
+    mask = _closed_mask(ds, period, "won", "total_sales")
+    codes = rep_codes(ds, "opportunities")
+    amount = ds.opportunities["amount"]
+    if codes is not None and amount.dtype == np.float64:
+        return sum_codes(amount.to_numpy()[mask], codes[mask], ds, by, name="total_sales")
+    won = ds.opportunities[mask]
     return sum_by(won["amount"], won, ds, by, name="total_sales")
 
 
@@ -477,7 +499,7 @@ def deals_won(ds: Dataset, period: Period | str, *, by: str = "rep") -> pd.Serie
     >>> deals_won(_example(), "2026-10").tolist()
     [1, 1]
     """
-    return count_by(closed_in(ds, period, "won", what="deals_won"), ds, by, name="deals_won")
+    return _count_rows(ds, _closed_mask(ds, period, "won", "deals_won"), by, name="deals_won")
 
 
 @register(
@@ -496,7 +518,7 @@ def deals_lost(ds: Dataset, period: Period | str, *, by: str = "rep") -> pd.Seri
     >>> deals_lost(_example(), "2026-10").tolist()
     [1, 0]
     """
-    return count_by(closed_in(ds, period, "lost", what="deals_lost"), ds, by, name="deals_lost")
+    return _count_rows(ds, _closed_mask(ds, period, "lost", "deals_lost"), by, name="deals_lost")
 
 
 @register(
@@ -551,9 +573,9 @@ def win_rate_created(ds: Dataset, period: Period | str, *, by: str = "rep") -> p
     """
     p = as_period(period)
     opps = _opportunities(ds, "win_rate_created", closed=False)
-    cohort = opps[p.contains(opps["created_at"])]
-    won = cohort[cohort["status"] == "won"]
-    return rate_frame(count_by(won, ds, by), count_by(cohort, ds, by))
+    cohort = p.contains(opps["created_at"]).to_numpy()
+    won = cohort & _status_is(ds, "won")
+    return rate_frame(_count_rows(ds, won, by), _count_rows(ds, cohort, by))
 
 
 @register(
@@ -633,7 +655,7 @@ def sales_velocity(ds: Dataset, period: Period | str, *, by: str = "rep") -> pd.
     """
     p = as_period(period)
     _opportunities(ds, "sales_velocity")
-    n_open = count_by(open_at(ds, p.end), ds, by).astype(float)
+    n_open = _count_rows(ds, open_mask(ds, p.end), by).astype(float)
     rate = win_rate(ds, p, by=by)["value"]
     size = avg_deal_size(ds, p, by=by)
     cycle = sales_cycle_days(ds, p, by=by)
@@ -893,7 +915,7 @@ def ltv(ds: Dataset, period: Period | str, *, by: str = "rep") -> pd.Series:
     counts = _customer_counts(ds, p, by, "ltv", flags=flags, groups=groups)
     won = closed_in(ds, p, "won", what="ltv")
     active = flags.index[flags["during"]]
-    won = won[won["account_id"].isin(active)]
+    won = won[codes_in(won["account_id"], active) >= 0]  # isin, without Python objects
     revenue = won["amount"].groupby(won["account_id"].map(groups)).sum().reindex(index, fill_value=0.0)
     during = counts["during"].astype(float)
     per_customer = revenue / during.where(during > 0)
