@@ -4,6 +4,7 @@ import json
 
 import pandas as pd
 import pytest
+from history_org import history_frames
 from typer.testing import CliRunner
 
 import kpikit
@@ -12,53 +13,9 @@ from kpikit.planner import PlanError
 from kpikit.planning import history_window, plan_for_rep, rates_from_history, working_days_left
 
 
-def _history_frames(open_deal: bool = False) -> dict[str, pd.DataFrame]:
-    """One rep, R1, with a May 2026 cohort worked out by hand:
-
-    40 leads created 4 May; 20 qualified 10 May (opportunities O1..O20 opened then);
-    O1..O10 reach Meeting (20 May); O1..O5 reach Proposal (1 Jun); O1, O2 won 15 Jun
-    at 10,000 each; everything else lost.
-    lead_to_sql 20/40, sql_to_meeting 10/20, meeting_to_proposal 5/10, proposal_to_won 2/5.
-    """
-    leads = pd.DataFrame(
-        {
-            "lead_id": [f"L{i}" for i in range(1, 41)],
-            "rep_id": "R1",
-            "created_at": "2026-05-04 09:00",
-            "qualified_at": ["2026-05-10 09:00"] * 20 + [None] * 20,
-            "opportunity_id": [f"O{i}" for i in range(1, 21)] + [None] * 20,
-        }
-    )
-    stage = ["Won"] * 2 + ["Lost"] * 18
-    close = ["2026-06-15"] * 2 + ["2026-06-20"] * 3 + ["2026-06-10"] * 5 + ["2026-05-30"] * 10
-    opps = pd.DataFrame(
-        {
-            "opportunity_id": [f"O{i}" for i in range(1, 21)],
-            "rep_id": "R1",
-            "created_at": "2026-05-10 09:00",
-            "stage": stage,
-            "amount": 10_000.0,
-            "close_date": close,
-            "lead_id": [f"L{i}" for i in range(1, 21)],
-        }
-    )
-    hist = [(f"O{i}", "SQL", "2026-05-10 09:00") for i in range(1, 21)]
-    hist += [(f"O{i}", "Meeting", "2026-05-20 09:00") for i in range(1, 11)]
-    hist += [(f"O{i}", "Proposal", "2026-06-01 09:00") for i in range(1, 6)]
-    hist += [(f"O{i}", s, f"{c} 12:00") for i, (s, c) in enumerate(zip(stage, close, strict=True), 1)]
-    frames = {
-        "reps": pd.DataFrame({"rep_id": ["R1"], "team": ["T"]}),
-        "leads": leads,
-        "opportunities": opps,
-        "stage_history": pd.DataFrame(hist, columns=["opportunity_id", "stage", "entered_at"]),
-        "quotas": pd.DataFrame({"rep_id": ["R1"], "period": ["2026-11"], "quota": [50_000.0]}),
-    }
-    return frames
-
-
 @pytest.fixture
 def history_ds() -> kpikit.Dataset:
-    return kpikit.Dataset.from_frames(**_history_frames())
+    return kpikit.Dataset.from_frames(**history_frames())
 
 
 def test_history_window_skips_the_immature_last_month():
@@ -106,38 +63,9 @@ def test_plan_for_rep_walks_the_quota_up_the_funnel(history_ds):
 
 
 def test_plan_subtracts_the_weighted_open_pipeline():
-    frames = _history_frames()
-    # an open deal of 20,000 at Proposal, expected to close in November; historically
+    # O99: 20,000 at Proposal since 20 Oct, expected to close in November; historically
     # 2 of the 5 closed deals that reached Proposal were won -> weight 0.4 -> 8,000 expected
-    frames["opportunities"] = pd.concat(
-        [
-            frames["opportunities"],
-            pd.DataFrame(
-                {
-                    "opportunity_id": ["O99"],
-                    "rep_id": ["R1"],
-                    "created_at": ["2026-10-01 09:00"],
-                    "stage": ["Proposal"],
-                    "amount": [20_000.0],
-                    "close_date": ["2026-11-20"],
-                }
-            ),
-        ],
-        ignore_index=True,
-    )
-    frames["stage_history"] = pd.concat(
-        [
-            frames["stage_history"],
-            pd.DataFrame(
-                {
-                    "opportunity_id": ["O99", "O99"],
-                    "stage": ["SQL", "Proposal"],
-                    "entered_at": ["2026-10-01 09:00", "2026-10-20 09:00"],
-                }
-            ),
-        ],
-        ignore_index=True,
-    )
+    frames = history_frames(open_deal=True)
     ds = kpikit.Dataset.from_frames(**frames)
     p = plan_for_rep(ds, "R1", "2026-11")
     assert p.weighted_pipeline == pytest.approx(8_000)
@@ -152,7 +80,7 @@ def test_manual_rates_override_history(history_ds):
 
 
 def test_plan_without_a_quota_asks_for_a_goal():
-    frames = _history_frames()
+    frames = history_frames()
     del frames["quotas"]
     ds = kpikit.Dataset.from_frames(**frames)
     with pytest.raises(PlanError, match="R1 has no quota for 2026-11; give --goal AMOUNT or --deals N"):
@@ -173,7 +101,7 @@ def test_working_days_left_count_from_the_day_after_the_data_date(history_ds):
 def test_plan_cli_from_data_prints_json_with_each_stage(tmp_path):
     folder = tmp_path / "org"
     folder.mkdir()
-    for name, df in _history_frames().items():
+    for name, df in history_frames().items():
         df.to_csv(folder / f"{name}.csv", index=False)
     result = CliRunner().invoke(
         app, ["plan", str(folder), "--rep", "R1", "--period", "2026-11", "--format", "json"]
